@@ -1,0 +1,91 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL');
+
+/** Every environment variable Palisade reads, validated once at startup. */
+const Env = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** Embedded database folder, used when DATABASE_URL is not set. */
+    PALISADE_DATA_DIR: z.string().min(1).default('./data'),
+    /** The app's login role (palisade_app) on a PostgreSQL server. */
+    DATABASE_URL: postgresUrl.optional(),
+    /** palisade_owner on the same server: migrations and the withSystem key registration. */
+    DATABASE_OWNER_URL: postgresUrl.optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Largest accepted request body in bytes. */
+    BODY_LIMIT: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
+    /** Honour X-Forwarded-For only behind a proxy you run; otherwise clients could spoof their IP. */
+    TRUST_PROXY: bool.default(false),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.DATABASE_URL === undefined) !== (env.DATABASE_OWNER_URL === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.DATABASE_URL === undefined ? 'DATABASE_URL' : 'DATABASE_OWNER_URL'],
+        message: 'DATABASE_URL and DATABASE_OWNER_URL go together (app role and owner role)',
+      });
+    }
+  });
+
+export type DatabaseConfig =
+  | { kind: 'embedded'; dataDir: string }
+  | { kind: 'server'; url: string; ownerUrl: string; poolSize: number };
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  database: DatabaseConfig;
+  logLevel: z.infer<typeof Env>['LOG_LEVEL'];
+  bodyLimit: number;
+  trustProxy: boolean;
+  /** Notes on unsafe settings, logged at startup. */
+  warnings: string[];
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Parses the environment. Throws a {@link ConfigError} naming every bad variable; refuses unsafe
+ * settings in production.
+ */
+export function loadConfig(environment: NodeJS.ProcessEnv): Config {
+  const parsed = Env.safeParse(environment);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  const database: DatabaseConfig =
+    env.DATABASE_URL !== undefined && env.DATABASE_OWNER_URL !== undefined
+      ? { kind: 'server', url: env.DATABASE_URL, ownerUrl: env.DATABASE_OWNER_URL, poolSize: env.DATABASE_POOL_SIZE }
+      : { kind: 'embedded', dataDir: resolve(env.PALISADE_DATA_DIR) };
+  const warnings: string[] = [];
+  if (database.kind === 'embedded') {
+    const note =
+      'embedded database (PGlite): single process, and its session user is a superuser; use DATABASE_URL for production';
+    if (env.NODE_ENV === 'production') {
+      throw new ConfigError(`invalid configuration:\n  DATABASE_URL: required when NODE_ENV=production (${note})`);
+    }
+    warnings.push(note);
+  }
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    database,
+    logLevel: env.LOG_LEVEL,
+    bodyLimit: env.BODY_LIMIT,
+    trustProxy: env.TRUST_PROXY,
+    warnings,
+  };
+}

@@ -1,0 +1,135 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Driver, QueryResult, Row, Sql } from './types.ts';
+
+/** Who is acting, and where: set transaction-locally for every tenant-scoped transaction (ISO-2). */
+export interface WorkspaceContext {
+  workspaceId: string;
+  userId?: string | null;
+  sessionId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Menu or route, for the audit trail, e.g. `GET /api/v1/workspaces/:workspaceId/settings`. */
+  route?: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const REASON = /^[\w .:/-]{1,200}$/;
+
+/**
+ * The only way application code reaches PostgreSQL.
+ *
+ * - {@link Database.query}: a plain statement as palisade_app with no workspace. RLS shows it no
+ *   workspace data at all: a forgotten tenant scope fails closed.
+ * - {@link Database.withWorkspace}: one transaction bound to one workspace and actor.
+ * - {@link Database.withSystem}: the cross-workspace path, needing this process's secret key.
+ * - {@link Database.withAnonymous}: unauthenticated work (health checks) as palisade_anon.
+ */
+export class Database {
+  readonly #driver: Driver;
+  /**
+   * 256 random bits made when this process opened the database; PostgreSQL knows only its
+   * SHA-256. It lives in this private field and is passed to PostgreSQL only by withSystem().
+   */
+  readonly #systemKey: string;
+
+  private constructor(driver: Driver, systemKey: string) {
+    this.#driver = driver;
+    this.#systemKey = systemKey;
+  }
+
+  /**
+   * Wraps a migrated driver: generates the process key and registers its hash through an owner
+   * session (which is closed again: requests never hold owner rights).
+   */
+  static async open(driver: Driver): Promise<Database> {
+    const key = randomBytes(32).toString('base64url');
+    const owner = await driver.owner();
+    try {
+      await owner.query(
+        'INSERT INTO palisade_private.system_keys (key_hash, pid, host) VALUES ($1, $2, $3)',
+        [createHash('sha256').update(key, 'utf8').digest(), process.pid, hostname()],
+      );
+    } finally {
+      await owner.release();
+    }
+    return new Database(driver, key);
+  }
+
+  get kind(): Driver['kind'] {
+    return this.#driver.kind;
+  }
+
+  /** One statement as palisade_app with no workspace context. */
+  async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    return this.#driver.transaction('palisade_app', [], (tx) => tx.query<R>(text, params));
+  }
+
+  /**
+   * Runs `fn` in one transaction whose workspace and actor are set with `set_config(…, true)`
+   * (transaction-local, through palisade.set_context). Commits when `fn` resolves, rolls back
+   * when it throws. The context is set in the same round trip that follows BEGIN.
+   */
+  async withWorkspace<T>(ctx: WorkspaceContext, fn: (tx: Sql) => Promise<T>): Promise<T> {
+    if (!UUID.test(ctx.workspaceId)) {
+      throw new TypeError(`workspaceId must be a UUID, got ${JSON.stringify(ctx.workspaceId)}`);
+    }
+    if (ctx.userId != null && !UUID.test(ctx.userId)) {
+      throw new TypeError(`userId must be a UUID, got ${JSON.stringify(ctx.userId)}`);
+    }
+    return this.#driver.transaction(
+      'palisade_app',
+      [
+        {
+          text: 'SELECT palisade.set_context($1, $2, $3, $4, $5, $6)',
+          params: [
+            ctx.workspaceId,
+            ctx.userId ?? null,
+            ctx.sessionId ?? null,
+            ctx.ip ?? null,
+            ctx.userAgent ?? null,
+            ctx.route ?? null,
+          ],
+        },
+      ],
+      fn,
+    );
+  }
+
+  /**
+   * The only cross-workspace path (ISO-4). Runs `fn` as palisade_system, whose policies admit
+   * rows only while this process's key is presented; the use is logged with `reason`.
+   * @param reason why the bypass is needed, e.g. `bootstrap: create first workspace`
+   */
+  async withSystem<T>(reason: string, fn: (tx: Sql) => Promise<T>): Promise<T> {
+    if (!REASON.test(reason)) {
+      throw new TypeError(`reason must be 1-200 word characters, spaces or .:/-, got ${JSON.stringify(reason)}`);
+    }
+    return this.#driver.transaction(
+      'palisade_system',
+      [{ text: 'SELECT palisade.enter_system($1, $2)', params: [this.#systemKey, reason] }],
+      fn,
+    );
+  }
+
+  /** Runs `fn` as palisade_anon, which can read no data at all. */
+  async withAnonymous<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.#driver.transaction('palisade_anon', [], fn);
+  }
+
+  /** Unregisters this process's key, then closes the connections. */
+  async close(): Promise<void> {
+    try {
+      const owner = await this.#driver.owner();
+      try {
+        await owner.query('DELETE FROM palisade_private.system_keys WHERE key_hash = $1', [
+          createHash('sha256').update(this.#systemKey, 'utf8').digest(),
+        ]);
+      } finally {
+        await owner.release();
+      }
+    } finally {
+      await this.#driver.close();
+    }
+  }
+}

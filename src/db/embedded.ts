@@ -1,0 +1,113 @@
+import { PGlite, types } from '@electric-sql/pglite';
+import type { Driver, DbRole, OwnerSession, QueryResult, Row, Sql } from './types.ts';
+
+/**
+ * Statements that change who the session is. PGlite runs one backend whose session user is the
+ * WASM build's superuser, so unlike on a server PostgreSQL would allow `SET ROLE palisade_owner` or
+ * `RESET ROLE` after our `SET LOCAL ROLE palisade_app`. On the app's handle we refuse them before
+ * they reach the database. (On a server the app logs in as palisade_app and PostgreSQL refuses.)
+ * `DO` blocks are refused by the database in both modes (no USAGE on plpgsql).
+ */
+const ROLE_CHANGE =
+  /^\s*(?:(?:\/\*[\s\S]*?\*\/|--[^\n]*\n)\s*)*(?:set\s+(?:(?:local|session)\s+)?(?:role|session\s+authorization)\b|reset\s+(?:role|session\s+authorization|all)\b|set\s+(?:local\s+|session\s+)?"?role"?\s*(?:=|to)|set\s+session\s+characteristics|begin\b|start\s+transaction|commit\b|end\b|rollback\b|abort\b)/i;
+
+export class RoleChangeRefused extends Error {
+  readonly code = '42501';
+  constructor() {
+    super('statement refused: the app role may not change roles or end its transaction');
+  }
+}
+
+/** int8 and numeric as strings, as node-postgres returns them: no silent precision loss. */
+const parsers = {
+  [types.INT8]: (value: string) => value,
+  [types.NUMERIC]: (value: string) => value,
+};
+
+function normalise<R extends Row>(result: { rows: R[]; affectedRows?: number }): QueryResult<R> {
+  return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+}
+
+interface PGliteQueryable {
+  query<R>(text: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+}
+
+function handle(target: PGliteQueryable, guard: boolean): Sql {
+  return {
+    async query<R extends Row = Row>(text: string, params: readonly unknown[] = []) {
+      if (guard && ROLE_CHANGE.test(text)) throw new RoleChangeRefused();
+      return normalise<R>(await target.query<R>(text, [...params]));
+    },
+  };
+}
+
+/** PGlite in a data folder (or in memory when `dataDir` is undefined). */
+export class EmbeddedDriver implements Driver {
+  readonly kind = 'embedded';
+  readonly #pg: PGlite;
+
+  private constructor(pg: PGlite) {
+    this.#pg = pg;
+  }
+
+  /**
+   * @param options.dataDir folder for the database files; in memory when omitted
+   * @param options.loadDataDir a tarball from {@link EmbeddedDriver.dump} to start from (tests)
+   */
+  static async open(options: { dataDir?: string; loadDataDir?: Blob }): Promise<EmbeddedDriver> {
+    const pg = new PGlite({
+      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+      ...(options.loadDataDir === undefined ? {} : { loadDataDir: options.loadDataDir }),
+      parsers,
+    });
+    await pg.waitReady;
+    return new EmbeddedDriver(pg);
+  }
+
+  async transaction<T>(
+    role: DbRole,
+    prelude: readonly { text: string; params: readonly unknown[] }[],
+    fn: (tx: Sql) => Promise<T>,
+  ): Promise<T> {
+    return this.#pg.transaction(async (tx) => {
+      // Role names come from the DbRole union, never from input.
+      await tx.query(`SET LOCAL ROLE ${role}`);
+      for (const statement of prelude) await tx.query(statement.text, [...statement.params]);
+      return fn(handle(tx, true));
+    });
+  }
+
+  async owner(): Promise<OwnerSession> {
+    const pg = this.#pg;
+    await pg.exec('SET ROLE palisade_owner');
+    return {
+      ...handle(pg, false),
+      async script(text: string) {
+        await pg.exec(text);
+      },
+      async release() {
+        await pg.exec('RESET ROLE');
+      },
+    };
+  }
+
+  /** Superuser access for the bootstrap and for tests that play a database administrator. */
+  admin(): Sql & { script(text: string): Promise<void> } {
+    const pg = this.#pg;
+    return {
+      ...handle(pg, false),
+      async script(text: string) {
+        await pg.exec(text);
+      },
+    };
+  }
+
+  /** The whole database as a tarball, to start other instances from (test templates). */
+  async dump(): Promise<Blob> {
+    return this.#pg.dumpDataDir('none');
+  }
+
+  async close(): Promise<void> {
+    await this.#pg.close();
+  }
+}
