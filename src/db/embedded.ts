@@ -25,7 +25,8 @@ const parsers = {
 };
 
 function normalise<R extends Row>(result: { rows: R[]; affectedRows?: number }): QueryResult<R> {
-  return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  // PGlite reports affectedRows = 0 for a SELECT; pg's rowCount counts the rows returned.
+  return { rows: result.rows, rowCount: Math.max(result.rows.length, result.affectedRows ?? 0) };
 }
 
 interface PGliteQueryable {

@@ -61,7 +61,7 @@ export async function lintDatabase(sql: Sql): Promise<Violation[]> {
   }>(
     `SELECT format('%I.%I', n.nspname, c.relname) AS tbl, p.polname AS name, p.polcmd::text AS cmd,
             p.polpermissive AS permissive,
-            ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r) END FROM unnest(p.polroles) r) AS roles,
+            ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END FROM unnest(p.polroles) r) AS roles,
             pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS "check"
        FROM pg_policy p
        JOIN pg_class c ON c.oid = p.polrelid

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkspace, openTestDatabase, sqlState, type TestDatabase } from '../../test/db.ts';
+import { assertTenantIsolation } from '../../test/isolation.ts';
+
+let t: TestDatabase;
+let a: string;
+let b: string;
+
+beforeAll(async () => {
+  t = await openTestDatabase();
+  a = await createWorkspace(t.db, 'Workspace A');
+  b = await createWorkspace(t.db, 'Workspace B');
+});
+afterAll(async () => t.close());
+
+describe('ISO-6 isolation harness: every tenant table, two workspaces', () => {
+  it('A never sees, changes, deletes or writes into B, and no context means no rows', async () => {
+    const owner = await t.owner();
+    try {
+      const tables = await assertTenantIsolation({ db: t.db, catalog: owner, workspaceA: a, workspaceB: b });
+      // The harness found the tables from the catalog; these two must be among them.
+      expect(tables).toEqual(expect.arrayContaining(['tenant.workspace_settings', 'tenant.departments']));
+    } finally {
+      await owner.release();
+    }
+  });
+
+  it('the workspace directory shows the app only its own workspace', async () => {
+    const seen = await t.db.withWorkspace({ workspaceId: a }, (tx) =>
+      tx.query<{ id: string }>('SELECT id FROM central.workspaces'),
+    );
+    expect(seen.rows.map((r) => r.id)).toEqual([a]);
+    expect((await t.db.query('SELECT 1 FROM central.workspaces')).rowCount).toBe(0);
+    const rename = await t.db.withWorkspace({ workspaceId: a }, (tx) =>
+      tx.query('UPDATE central.workspaces SET name = $1 WHERE id = $2', ['hijacked', b]),
+    ).then(
+      (r) => r.rowCount,
+      (e: unknown) => (e as { code?: string }).code,
+    );
+    expect(rename).toBe('42501');
+  });
+});
+
+describe('ISO-3 palisade_app cannot escalate', () => {
+  // Each attempt runs in its own transaction under workspace A; each must fail with 42501.
+  const attempts: [string, string | string[]][] = [
+    ['turn row security off and read', ['SET row_security = off', 'SELECT count(*) FROM tenant.departments']],
+    ['alter a tenant table', 'ALTER TABLE tenant.departments ADD COLUMN evil text'],
+    ['disable RLS', 'ALTER TABLE tenant.departments DISABLE ROW LEVEL SECURITY'],
+    ['drop a tenant table', 'DROP TABLE tenant.departments'],
+    ['truncate a tenant table', 'TRUNCATE tenant.departments'],
+    ['become the owner', 'SET ROLE palisade_owner'],
+    ['become the owner for the transaction', 'SET LOCAL ROLE palisade_owner'],
+    ['become the owner through set_config', "SELECT set_config('role', 'palisade_owner', true)"],
+    ['reset to the session user', 'RESET ROLE'],
+    ['change session authorization', 'SET SESSION AUTHORIZATION palisade_owner'],
+    ['end the transaction and continue outside it', 'COMMIT'],
+    ['create a table in the tenant schema', 'CREATE TABLE tenant.evil (workspace_id uuid)'],
+    ['create a table in public', 'CREATE TABLE public.evil (id int)'],
+    ['create a temporary table', 'CREATE TEMP TABLE evil (id int)'],
+    ['create a schema', 'CREATE SCHEMA evil'],
+    ['create a function', 'CREATE FUNCTION public.evil() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$'],
+    ['run a DO block', "DO $$ BEGIN PERFORM 1; END $$"],
+    ['switch workspace with set_config', `SELECT set_config('palisade.workspace_id', '00000000-0000-0000-0000-000000000000', true)`],
+    ['set the context a second time', `SELECT palisade.set_context('00000000-0000-0000-0000-000000000000', null, null, null, null, null)`],
+    ['call enter_system without the role', "SELECT palisade.enter_system('guess', 'x')"],
+    ['read the process keys', 'SELECT * FROM palisade_private.system_keys'],
+    ['read the bypass log', 'SELECT * FROM palisade_private.bypass_log'],
+    ['read the migrations table', 'SELECT * FROM palisade_private.migrations'],
+  ];
+
+  it.each(attempts)('cannot %s', async (_, statement) => {
+    await t.db.withWorkspace({ workspaceId: b }, (tx) =>
+      tx.query('INSERT INTO tenant.departments (workspace_id, code, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [b, 'B1', 'B']),
+    );
+    const statements = typeof statement === 'string' ? [statement] : statement;
+    const outcome = await t.db
+      .withWorkspace({ workspaceId: a }, async (tx) => {
+        for (const s of statements) await tx.query(s);
+        // Every statement ran: then it must have gained nothing. (On a server, RESET ROLE and
+        // COMMIT are legal for palisade_app and leave it palisade_app, without a workspace.)
+        const after = await tx.query<{ who: string; foreign: string }>(
+          'SELECT current_user AS who, (SELECT count(*) FROM tenant.departments WHERE workspace_id <> $1) AS foreign',
+          [a],
+        );
+        return after.rows[0];
+      })
+      .catch((error: unknown) => (error as { code?: string }).code);
+    if (typeof outcome === 'string' || outcome === undefined) expect(outcome).toBe('42501');
+    else expect(outcome).toEqual({ who: 'palisade_app', foreign: '0' });
+  });
+
+  it('SET ROLE palisade_system without the process key sees no rows and cannot enter', async () => {
+    await t.db.withWorkspace({ workspaceId: b }, (tx) =>
+      tx.query('INSERT INTO tenant.departments (workspace_id, code, name) VALUES ($1, $2, $3)', [b, 'SYS', 'System test']),
+    );
+    const session = await t.rawAppSession();
+    try {
+      if (t.kind === 'server') {
+        // On a server the app may take the role (it is a member), but the policies want the key.
+        await session.query('SET ROLE palisade_system');
+        expect((await session.query('SELECT 1 FROM tenant.departments')).rowCount).toBe(0);
+        expect((await session.query('SELECT 1 FROM central.workspaces')).rowCount).toBe(0);
+        expect(await sqlState(session.query("SELECT palisade.enter_system('not-the-key', 'guess')"))).toBe('42501');
+        await session.query('RESET ROLE');
+      }
+      const sys = await t.db.withSystem('test: bypass sees all workspaces', (tx) =>
+        tx.query('SELECT DISTINCT workspace_id FROM tenant.departments WHERE workspace_id = $1', [b]),
+      );
+      expect(sys.rowCount).toBe(1);
+    } finally {
+      await session.close();
+    }
+  });
+});
