@@ -4,7 +4,9 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { Database } from '../src/db/database.ts';
 import { EmbeddedDriver } from '../src/db/embedded.ts';
+import { bootstrapEmbedded } from '../src/db/open.ts';
 import { ServerDriver } from '../src/db/server.ts';
+import { dropDatabase, setupServer } from '../src/db/setup.ts';
 import type { Driver, OwnerSession, QueryResult, Row, Sql } from '../src/db/types.ts';
 
 /** A superuser session on the test database: plays the database administrator (or attacker). */
@@ -27,8 +29,11 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/** Opens the run's database for one test file (see test/global-setup.ts). */
-export async function openTestDatabase(): Promise<TestDatabase> {
+/**
+ * Opens the run's database for one test file (see test/global-setup.ts).
+ * @param options.poolSize server connections for requests @default 4
+ */
+export async function openTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
   const target = inject('target');
   if (target.kind === 'embedded') {
     if (target.template === undefined) throw new Error('global setup did not provide the embedded template');
@@ -54,7 +59,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
   }
   if (target.appUrl === undefined || target.ownerUrl === undefined) throw new Error('global setup did not provide URLs');
   const appUrl = target.appUrl;
-  const driver = new ServerDriver({ url: appUrl, ownerUrl: target.ownerUrl, max: 4 });
+  const driver = new ServerDriver({ url: appUrl, ownerUrl: target.ownerUrl, max: options.poolSize ?? 4 });
   const db = await Database.open(driver);
   const adminUrl = new URL(target.adminUrl);
   adminUrl.pathname = new URL(appUrl).pathname;
@@ -116,4 +121,33 @@ export async function sqlState(promise: Promise<unknown>): Promise<string> {
     return typeof code === 'string' ? code : `not a database error: ${String(error)}`;
   }
   throw new Error('expected the statement to fail, but it succeeded');
+}
+
+/**
+ * An empty, unmigrated database of the run's kind (roles and hardening applied), for tests that
+ * exercise migrations themselves. Server: a new database, dropped by `drop()`.
+ */
+export async function freshDriver(): Promise<{ driver: Driver; drop(): Promise<void>; second?: () => Driver }> {
+  const target = inject('target');
+  if (target.kind === 'embedded') {
+    const driver = await EmbeddedDriver.open({});
+    await bootstrapEmbedded(driver);
+    return { driver, drop: () => driver.close() };
+  }
+  const name = `palisade_fresh_${randomBytes(4).toString('hex')}`;
+  const { appUrl, ownerUrl } = await setupServer({ adminUrl: target.adminUrl, database: name });
+  const drivers: Driver[] = [];
+  const make = () => {
+    const d = new ServerDriver({ url: appUrl, ownerUrl, max: 2 });
+    drivers.push(d);
+    return d;
+  };
+  return {
+    driver: make(),
+    second: make,
+    async drop() {
+      for (const d of drivers) await d.close();
+      await dropDatabase(target.adminUrl, name);
+    },
+  };
 }

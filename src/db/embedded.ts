@@ -46,6 +46,7 @@ function handle(target: PGliteQueryable, guard: boolean): Sql {
 export class EmbeddedDriver implements Driver {
   readonly kind = 'embedded';
   readonly #pg: PGlite;
+  #ownerTurn: Promise<void> = Promise.resolve();
 
   private constructor(pg: PGlite) {
     this.#pg = pg;
@@ -78,7 +79,17 @@ export class EmbeddedDriver implements Driver {
     });
   }
 
+  /**
+   * One owner session at a time: PGlite has a single connection, so a second session (a
+   * concurrent migrate) waits until the first is released instead of interleaving with it.
+   */
   async owner(): Promise<OwnerSession> {
+    const previous = this.#ownerTurn;
+    let done: () => void = () => undefined;
+    this.#ownerTurn = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    await previous;
     const pg = this.#pg;
     await pg.exec('SET ROLE palisade_owner');
     return {
@@ -87,7 +98,11 @@ export class EmbeddedDriver implements Driver {
         await pg.exec(text);
       },
       async release() {
-        await pg.exec('RESET ROLE');
+        try {
+          await pg.exec('RESET ROLE');
+        } finally {
+          done();
+        }
       },
     };
   }
