@@ -2,9 +2,10 @@ import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
-import { registerProblemHandlers } from './http/problems.ts';
+import { registerProblemHandlers, sendFrameworkError } from './http/problems.ts';
 import type { ModuleDefinition } from './kernel/module.ts';
 
 /** Log fields that may carry credentials: never written, whatever the level. */
@@ -19,19 +20,28 @@ export const REDACTED_LOG_PATHS = [
   '*.secret',
   '*.systemKey',
   'err.config',
+  // PGlite errors carry the failing statement's bound values.
+  'err.params',
+  'err.query',
 ];
 
 export interface AppOptions {
   config: Config;
   db: Database;
   modules: readonly ModuleDefinition[];
+  /**
+   * Where log lines go; tests pass a capturing stream to check what is (never) logged.
+   * @default standard output
+   */
+  logStream?: DestinationStream;
 }
 
 /** Builds the HTTP server: security headers, problem+json errors, OpenAPI, then each module. */
-export async function createApp({ config, db, modules }: AppOptions): Promise<FastifyInstance> {
+export async function createApp({ config, db, modules, logStream }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: {
       level: config.logLevel,
+      ...(logStream === undefined ? {} : { stream: logStream }),
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
       serializers: {
         // Query strings can carry one-time tokens (reset and invitation links): log the path only.
@@ -47,7 +57,11 @@ export async function createApp({ config, db, modules }: AppOptions): Promise<Fa
     // Request ids are ours, not the client's: a forged X-Request-Id must not reach the logs.
     genReqId: () => crypto.randomUUID(),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    frameworkErrors: sendFrameworkError,
   });
+  // A JSON API: text/plain is what a cross-site <form> can send without a preflight, so it is not
+  // parsed at all (415) rather than left to each route's schema.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandlers(app);

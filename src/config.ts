@@ -3,6 +3,17 @@ import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
+/**
+ * A whole decimal number. `z.coerce.number()` reads '' and ' ' as 0, so `PORT=` (or a compose file's
+ * `${PORT}` with PORT unset) would silently listen on a random port; it also reads '0x50' as 80.
+ */
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole decimal number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 const postgresUrl = z
   .string()
   .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL');
@@ -12,17 +23,17 @@ const Env = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     HOST: z.string().min(1).default('127.0.0.1'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    PORT: integer(0, 65535).default(3000),
     /** Embedded database folder, used when DATABASE_URL is not set. */
     PALISADE_DATA_DIR: z.string().min(1).default('./data'),
     /** The app's login role (palisade_app) on a PostgreSQL server. */
     DATABASE_URL: postgresUrl.optional(),
     /** palisade_owner on the same server: migrations and the withSystem key registration. */
     DATABASE_OWNER_URL: postgresUrl.optional(),
-    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+    DATABASE_POOL_SIZE: integer(1, 500).default(10),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Largest accepted request body in bytes. */
-    BODY_LIMIT: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
+    BODY_LIMIT: integer(1024, 50 * 1024 * 1024).default(1024 * 1024),
     /** Honour X-Forwarded-For only behind a proxy you run; otherwise clients could spoof their IP. */
     TRUST_PROXY: bool.default(false),
   })

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { EmbeddedDriver } from './db/embedded.ts';
@@ -23,6 +23,15 @@ Commands:
 Without DATABASE_URL the embedded database in PALISADE_DATA_DIR (default ./data) is used.`;
 
 class UsageError extends Error {}
+
+/** parseArgs, with its complaints (unknown or malformed options) reported as usage errors. */
+function parseCommandArgs<const O extends ParseArgsConfig['options']>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
 
 async function openDriver(config: Config): Promise<Driver> {
   if (config.database.kind === 'server') {
@@ -69,11 +78,7 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'db': {
-      const { positionals, values } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: { 'admin-url': { type: 'string' }, database: { type: 'string' } },
-      });
+      const { positionals, values } = parseCommandArgs(rest, { 'admin-url': { type: 'string' }, database: { type: 'string' } });
       if (positionals[0] !== 'setup' || positionals.length !== 1) throw new UsageError('db: the only subcommand is "setup"');
       const adminUrl = values['admin-url'];
       if (adminUrl === undefined) throw new UsageError('db setup: --admin-url is required');
@@ -105,10 +110,12 @@ async function run(argv: string[]): Promise<number> {
       }
     }
     case undefined:
+      console.error(USAGE);
+      return 2;
     case 'help':
     case '--help':
       console.log(USAGE);
-      return command === undefined ? 2 : 0;
+      return 0;
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }

@@ -8,6 +8,7 @@ export const httpErrors = defineErrors({
   MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  URI_TOO_LONG: { status: 414, title: 'A path segment is too long' },
   BAD_REQUEST: { status: 400, title: 'Bad request' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
 });

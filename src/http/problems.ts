@@ -13,6 +13,8 @@ const FASTIFY_CODES: Readonly<Record<string, keyof typeof httpErrors>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
 
 function toAppError(error: FastifyError): AppError {
@@ -39,18 +41,44 @@ function send(request: FastifyRequest, reply: FastifyReply, error: AppError) {
     .send(toProblem(error, request.url.split('?')[0] ?? '/'));
 }
 
+function handle(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const appError = toAppError(error);
+  if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.info({ code: appError.code }, 'request refused');
+  return send(request, reply, appError);
+}
+
 /**
  * Every error leaves as RFC 9457 problem+json with a stable code. Internals (SQL, stacks) are
  * logged, never sent: an unexpected error is a bare INTERNAL_ERROR.
  */
 export function registerProblemHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const appError = toAppError(error);
-    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: appError.code }, 'request refused');
-    return send(request, reply, appError);
-  });
+  app.setErrorHandler(handle);
   app.setNotFoundHandler((request, reply) =>
     send(request, reply, fail('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0] ?? '/'}`)),
   );
+}
+
+/**
+ * The security headers of an error body. Helmet sets them (and more) on every response that
+ * reaches its onRequest hook; keep these in step with its options in src/app.ts (the AUTH-12 test
+ * checks both paths).
+ */
+const ERROR_SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'",
+  'strict-transport-security': 'max-age=63072000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+} as const;
+
+/**
+ * Fastify's `frameworkErrors` option. The router refuses some URLs before any hook runs (a path
+ * parameter with bad percent-encoding, or longer than maxParamLength); Fastify's own answer is
+ * plain JSON that echoes the path, without security headers since helmet never ran.
+ */
+export function sendFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(ERROR_SECURITY_HEADERS);
+  void handle(error, request, reply);
 }

@@ -12,7 +12,10 @@ const CODE = /^[A-Z][A-Z0-9_]*$/;
 export function defineErrors<const C extends ErrorCatalog>(catalog: C): C {
   for (const [code, spec] of Object.entries(catalog)) {
     if (!CODE.test(code)) throw new Error(`error code ${code} is not UPPER_SNAKE_CASE`);
-    if (spec.status < 400 || spec.status > 599) throw new Error(`error ${code} has status ${spec.status}`);
+    // `status < 400 || status > 599` alone would let NaN and 404.5 through.
+    if (!Number.isInteger(spec.status) || spec.status < 400 || spec.status > 599) {
+      throw new Error(`error ${code}: status must be an integer from 400 to 599, got ${spec.status}`);
+    }
   }
   return catalog;
 }

@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const USAGE = /^Usage: npm run palisade -- <command> \[options\]$/m;
+
+/** Settings of the test run itself (CI exports the database URLs) that the CLI must not inherit. */
+const FROM_THE_TEST_RUN = new Set(['DATABASE_URL', 'DATABASE_OWNER_URL', 'NODE_ENV', 'PORT', 'LOG_LEVEL', 'BODY_LIMIT']);
+
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'palisade-cli-'));
+});
+afterAll(async () => rm(dataDir, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `palisade <args>` as a user would, in a clean environment: no database URLs from the test
+ * run, an empty temporary data folder, plus `env`.
+ */
+function palisade(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !FROM_THE_TEST_RUN.has(name)));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+      cwd: ROOT,
+      env: { ...base, PALISADE_DATA_DIR: dataDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe.concurrent('palisade CLI', () => {
+  it('with no command prints the usage on stderr and exits 2', async () => {
+    const run = await palisade([]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(USAGE);
+    expect(run.stderr).toMatch(/^ {2}migrate /m);
+    expect(run.stdout).toBe('');
+  });
+
+  it('help prints the usage and exits 0', async () => {
+    const run = await palisade(['help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(USAGE);
+    expect(run.stderr).toBe('');
+  });
+
+  it('an unknown command prints the usage on stderr and exits 2', async () => {
+    const run = await palisade(['frobnicate']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^palisade: unknown command "frobnicate"$/m);
+    expect(run.stderr).toMatch(USAGE);
+    expect(run.stdout).toBe('');
+  });
+
+  it('db without setup exits 2', async () => {
+    const run = await palisade(['db']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^palisade: db: the only subcommand is "setup"$/m);
+    expect(run.stderr).toMatch(USAGE);
+  });
+
+  it('db setup with an unknown option exits 2', async () => {
+    const run = await palisade(['db', 'setup', '--bogus']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^palisade: Unknown option '--bogus'/m);
+  });
+
+  it('db setup without --admin-url exits 2', async () => {
+    const run = await palisade(['db', 'setup']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^palisade: db setup: --admin-url is required$/m);
+  });
+
+  it.each([
+    ['PORT', { PORT: 'abc' }],
+    ['DATABASE_OWNER_URL', { DATABASE_URL: 'postgres://palisade_app@127.0.0.1:1/palisade' }],
+    ['DATABASE_URL', { NODE_ENV: 'production' }],
+  ])('migrate with a bad %s exits 1 naming it, before touching the data folder', async (variable, env) => {
+    // A bad setting must stop the process before it opens or creates any database.
+    const run = await palisade(['migrate'], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^palisade: invalid configuration:$/m);
+    expect(run.stderr).toMatch(new RegExp(`^ {2}${variable}: `, 'm'));
+    expect(run.stdout).toBe('');
+    expect(await readdir(dataDir)).toEqual([]);
+  });
+});
