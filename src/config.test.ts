@@ -26,6 +26,12 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       bodyLimit: 1024 * 1024,
       trustProxy: false,
+      audit: {
+        signingKeyFile: resolve('./data/keys/audit-signing-key.pem'),
+        createSigningKey: true,
+        sealIntervalMs: 1000,
+        checkpointIntervalMs: 60_000,
+      },
       warnings: [expect.stringContaining('embedded database')],
     });
   });
@@ -114,11 +120,20 @@ describe('loadConfig database pairing and production safety', () => {
     expect(refusal({ NODE_ENV: 'production' })).toMatch(/^ {2}DATABASE_URL: required when NODE_ENV=production/m);
   });
 
-  it('starts in production with a server database and no warnings', () => {
-    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: APP_URL, DATABASE_OWNER_URL: OWNER_URL });
+  it('starts in production with a server database, a signing key file and no warnings', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production', DATABASE_URL: APP_URL, DATABASE_OWNER_URL: OWNER_URL, AUDIT_SIGNING_KEY_FILE: '/etc/palisade/audit.pem',
+    });
     expect(config.env).toBe('production');
     expect(config.database.kind).toBe('server');
+    expect(config.audit).toMatchObject({ signingKeyFile: '/etc/palisade/audit.pem', createSigningKey: false });
     expect(config.warnings).toEqual([]);
+  });
+
+  it('refuses production without an audit signing key file (never generated in production)', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: APP_URL, DATABASE_OWNER_URL: OWNER_URL })).toThrow(
+      /AUDIT_SIGNING_KEY_FILE: required when NODE_ENV=production/,
+    );
   });
 
   it.each(['development', 'test'] as const)('warns about the embedded database in %s', (env) => {

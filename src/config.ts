@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -36,6 +36,15 @@ const Env = z
     BODY_LIMIT: integer(1024, 50 * 1024 * 1024).default(1024 * 1024),
     /** Honour X-Forwarded-For only behind a proxy you run; otherwise clients could spoof their IP. */
     TRUST_PROXY: bool.default(false),
+    /**
+     * Ed25519 private key (PKCS#8 PEM) that signs audit checkpoints. Required in production;
+     * elsewhere it defaults to PALISADE_DATA_DIR/keys/audit-signing-key.pem, created at first start.
+     */
+    AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    /** How often pending audit events are sealed into the hash chain; 0 turns the sealer off. */
+    AUDIT_SEAL_INTERVAL_MS: integer(0, 3_600_000).default(1000),
+    /** Minimum time between two signed checkpoints of one workspace. */
+    AUDIT_CHECKPOINT_INTERVAL_MS: integer(0, 86_400_000).default(60_000),
   })
   .superRefine((env, ctx) => {
     if ((env.DATABASE_URL === undefined) !== (env.DATABASE_OWNER_URL === undefined)) {
@@ -58,6 +67,13 @@ export interface Config {
   database: DatabaseConfig;
   logLevel: z.infer<typeof Env>['LOG_LEVEL'];
   bodyLimit: number;
+  audit: {
+    signingKeyFile: string;
+    /** Generate the key file when missing (never in production). */
+    createSigningKey: boolean;
+    sealIntervalMs: number;
+    checkpointIntervalMs: number;
+  };
   trustProxy: boolean;
   /** Notes on unsafe settings, logged at startup. */
   warnings: string[];
@@ -89,6 +105,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     }
     warnings.push(note);
   }
+  if (env.NODE_ENV === 'production' && env.AUDIT_SIGNING_KEY_FILE === undefined) {
+    throw new ConfigError(
+      'invalid configuration:\n  AUDIT_SIGNING_KEY_FILE: required when NODE_ENV=production (an Ed25519 PKCS#8 PEM file kept off the database server)',
+    );
+  }
   return {
     env: env.NODE_ENV,
     host: env.HOST,
@@ -97,6 +118,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.BODY_LIMIT,
     trustProxy: env.TRUST_PROXY,
+    audit: {
+      signingKeyFile: resolve(env.AUDIT_SIGNING_KEY_FILE ?? join(env.PALISADE_DATA_DIR, 'keys', 'audit-signing-key.pem')),
+      createSigningKey: env.NODE_ENV !== 'production',
+      sealIntervalMs: env.AUDIT_SEAL_INTERVAL_MS,
+      checkpointIntervalMs: env.AUDIT_CHECKPOINT_INTERVAL_MS,
+    },
     warnings,
   };
 }

@@ -106,21 +106,32 @@ function where(table: TenantTable, key: Row, offset = 0): { text: string; params
  */
 export async function assertTenantIsolation(options: {
   db: Database;
-  catalog: Sql;
+  /** A superuser: reads the catalog, and seeds tables the app may not insert into. */
+  admin: Sql;
   workspaceA: string;
   workspaceB: string;
   samples?: Samples;
 }): Promise<string[]> {
-  const { db, workspaceA: a, workspaceB: b } = options;
+  const { db, admin, workspaceA: a, workspaceB: b } = options;
   const samples = options.samples ?? {};
-  const all = await tenantTables(options.catalog);
+  const all = await tenantTables(admin);
   const byName = new Map(all.map((t) => [t.name, t]));
   for (const table of all) {
     const label = (what: string) => `${table.name}: ${what}`;
     expect(table.primaryKey.length, label('needs a primary key for the harness')).toBeGreaterThan(0);
-    const keyA = await db.withWorkspace({ workspaceId: a }, (tx) => insertRow(tx, byName, table, a, samples));
-    const keyB = await db.withWorkspace({ workspaceId: b }, (tx) => insertRow(tx, byName, table, b, samples));
+    const can = async (privilege: string) =>
+      (await admin.query<{ ok: boolean }>(`SELECT has_table_privilege('palisade_app', $1, $2) AS ok`, [table.name, privilege])).rows[0]?.ok === true;
+    const [canInsert, canUpdate, canDelete] = [await can('INSERT'), await can('UPDATE'), await can('DELETE')];
+    // Rows go in through the app path where the app may insert; append-only tables written only
+    // by privileged routines (checkpoints, deletion certificates) are seeded by the superuser.
+    const seed = (ws: string) =>
+      canInsert ? db.withWorkspace({ workspaceId: ws }, (tx) => insertRow(tx, byName, table, ws, samples)) : insertRow(admin, byName, table, ws, samples);
+    const keyA = await seed(a);
+    const keyB = await seed(b);
     const inB = where(table, keyB);
+    // Without the privilege the statement is refused outright, which is stronger than 0 rows.
+    const touches = async (statement: Promise<{ rowCount: number }>, granted: boolean) =>
+      granted ? (await statement).rowCount : sqlState(statement);
 
     await db.withWorkspace({ workspaceId: a }, async (tx) => {
       const seen = await tx.query<{ workspace_id: string }>(`SELECT DISTINCT workspace_id::text FROM ${table.name}`);
@@ -129,11 +140,18 @@ export async function assertTenantIsolation(options: {
       expect(direct.rowCount, label("A cannot select B's rows by workspace_id")).toBe(0);
       const byKey = await tx.query(`SELECT 1 FROM ${table.name} WHERE ${inB.text}`, inB.params);
       expect(byKey.rowCount, label("A cannot select B's row by key")).toBe(0);
-      const updated = await tx.query(`UPDATE ${table.name} SET workspace_id = workspace_id WHERE ${inB.text}`, inB.params);
-      expect(updated.rowCount, label("A's UPDATE of B's row touches nothing")).toBe(0);
-      const deleted = await tx.query(`DELETE FROM ${table.name} WHERE ${inB.text}`, inB.params);
-      expect(deleted.rowCount, label("A's DELETE of B's row touches nothing")).toBe(0);
     });
+    // Separate transactions: a refused statement aborts its transaction.
+    const updated = await touches(
+      db.withWorkspace({ workspaceId: a }, (tx) => tx.query(`UPDATE ${table.name} SET workspace_id = workspace_id WHERE ${inB.text}`, inB.params)),
+      canUpdate,
+    );
+    expect(updated, label("A's UPDATE of B's row touches nothing")).toBe(canUpdate ? 0 : '42501');
+    const deleted = await touches(
+      db.withWorkspace({ workspaceId: a }, (tx) => tx.query(`DELETE FROM ${table.name} WHERE ${inB.text}`, inB.params)),
+      canDelete,
+    );
+    expect(deleted, label("A's DELETE of B's row touches nothing")).toBe(canDelete ? 0 : '42501');
     const intoB = db.withWorkspace({ workspaceId: a }, (tx) => insertRow(tx, byName, table, b, samples));
     expect(await sqlState(intoB), label("A cannot INSERT with B's workspace_id")).toBe('42501');
     const inA = where(table, keyA, 1);

@@ -11,16 +11,15 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 describe('ISO-4 guarded bypass', () => {
-  it('logs every use of withSystem with its reason', async () => {
+  it('logs every use of withSystem with its reason in the platform audit trail', async () => {
     const reason = `test: audit the bypass ${Date.now()}`;
     await t.db.withSystem(reason, (tx) => tx.query('SELECT count(*) FROM central.workspaces'));
-    const owner = await t.owner();
-    try {
-      const { rows } = await owner.query<{ n: string }>('SELECT count(*) AS n FROM palisade_private.bypass_log WHERE reason = $1', [reason]);
-      expect(rows[0]?.n).toBe('1');
-    } finally {
-      await owner.release();
-    }
+    const { rows } = await t.admin.query<{ n: string }>(
+      `SELECT count(*) AS n FROM tenant.audit_events
+        WHERE workspace_id = '00000000-0000-0000-0000-000000000000' AND event_type = 'system.bypass' AND reason = $1`,
+      [reason],
+    );
+    expect(rows[0]?.n).toBe('1');
   });
 
   it('refuses a reason that is empty or carries control characters (log injection)', async () => {

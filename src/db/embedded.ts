@@ -18,10 +18,14 @@ export class RoleChangeRefused extends Error {
   }
 }
 
-/** int8 and numeric as strings, as node-postgres returns them: no silent precision loss. */
+/**
+ * Values typed as node-postgres returns them, so code and tests see one shape on both drivers:
+ * int8 and numeric as strings (no silent precision loss), bytea as a Buffer (text form `\x…`).
+ */
 const parsers = {
   [types.INT8]: (value: string) => value,
   [types.NUMERIC]: (value: string) => value,
+  [types.BYTEA]: (value: string) => Buffer.from(value.slice(2), 'hex'),
 };
 
 function normalise<R extends Row>(result: { rows: R[]; affectedRows?: number }): QueryResult<R> {

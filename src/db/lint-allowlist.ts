@@ -11,6 +11,20 @@ export const definerFunctions: Readonly<Record<string, string>> = {
     'compares the transaction key with palisade_private.system_keys (unreadable by app roles); returns only a boolean',
   'palisade.enter_system':
     'executable by palisade_system only; refuses any key that is not a registered process key, logs each use',
+  'palisade.audit_seal':
+    'executable by palisade_system only; writes chain fields of unsealed events once, after checking the batch continues the head',
+  'palisade.audit_purge':
+    'executable by palisade_system only; deletes only sealed, expired, unheld events from the start of a chain, with a signed certificate',
+};
+
+/**
+ * Tenant tables without the audit row trigger. Every other table in a tenant schema must carry
+ * palisade_private.audit_row (enable_audit), for INSERT, UPDATE and DELETE, ENABLE ALWAYS.
+ */
+export const unauditedTables: Readonly<Record<string, string>> = {
+  'tenant.audit_events': 'the audit trail itself (auditing it would recurse)',
+  'tenant.audit_checkpoints': 'append-only, signed, written only by the sealer; verify checks every one',
+  'tenant.audit_purges': 'append-only signed deletion certificates; each purge also records an audit.purged event',
 };
 
 /** Tables or views that app roles may read without row-level security. None so far. */

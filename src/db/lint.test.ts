@@ -39,7 +39,8 @@ async function lintWith(ddl: string, as: 'owner' | 'admin' = 'owner'): Promise<V
 const GOOD = `CREATE TABLE tenant.lint_ok (
   workspace_id uuid NOT NULL, id uuid NOT NULL DEFAULT gen_random_uuid(), code text,
   PRIMARY KEY (workspace_id, id));
-  SELECT palisade_private.enable_tenant_rls('tenant.lint_ok');`;
+  SELECT palisade_private.enable_tenant_rls('tenant.lint_ok');
+  SELECT palisade_private.enable_audit('tenant.lint_ok');`;
 
 describe('ISO-1 ISO-6 RLS coverage lint', () => {
   it('passes on the migrated schema of every module', async () => {
@@ -66,6 +67,17 @@ describe('ISO-1 ISO-6 RLS coverage lint', () => {
       name: 'nullable workspace_id',
       ddl: 'CREATE TABLE tenant.lint_bad (workspace_id uuid, id uuid, PRIMARY KEY (id))',
       rule: 'tenant-workspace-id', object: 'tenant.lint_bad',
+    },
+    {
+      name: 'tenant table whose writes are not audited',
+      ddl: `CREATE TABLE tenant.lint_bad (workspace_id uuid NOT NULL, id uuid, PRIMARY KEY (workspace_id, id));
+            SELECT palisade_private.enable_tenant_rls('tenant.lint_bad');`,
+      rule: 'audit-trigger', object: 'tenant.lint_bad',
+    },
+    {
+      name: 'audit trigger that replica mode would silence',
+      ddl: `${GOOD} ALTER TABLE tenant.lint_ok ENABLE TRIGGER audit_row;`,
+      rule: 'audit-trigger', object: 'tenant.lint_ok',
     },
     {
       name: 'RLS not enabled',

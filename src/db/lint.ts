@@ -1,4 +1,4 @@
-import { definerFunctions, readableWithoutRls } from './lint-allowlist.ts';
+import { definerFunctions, readableWithoutRls, unauditedTables } from './lint-allowlist.ts';
 import type { Sql } from './types.ts';
 
 export interface Violation {
@@ -51,6 +51,32 @@ export async function lintDatabase(sql: Sql): Promise<Violation[]> {
     if (!t.rls) add('tenant-rls', t.name, 'row-level security is not enabled');
     if (!t.forced) add('tenant-rls', t.name, 'row-level security is not forced (the owner would bypass it)');
     if (t.ws_attnum !== null && !t.has_ws_index) add('tenant-index', t.name, 'no index is led by workspace_id');
+  }
+
+  // 1b. Every write to a tenant table is audited (AUD-1): the generic row trigger, on INSERT,
+  //     UPDATE and DELETE, ENABLE ALWAYS (session_replication_role = replica must not silence it).
+  const audited = await sql.query<{ name: string; triggers: { enabled: string; type: number }[] | null }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name,
+            (SELECT json_agg(json_build_object('enabled', t.tgenabled, 'type', t.tgtype))
+               FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+              WHERE t.tgrelid = c.oid AND pn.nspname = 'palisade_private' AND p.proname = 'audit_row') AS triggers
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p')
+      ORDER BY 1`,
+    [TENANT_SCHEMAS],
+  );
+  // tgtype bits: 1 row, 2 before, 4 insert, 8 delete, 16 update.
+  const ROW = 1, BEFORE = 2, INSERT = 4, DELETE = 8, UPDATE = 16;
+  for (const t of audited.rows) {
+    if (unauditedTables[t.name] !== undefined) continue;
+    const triggers = t.triggers ?? [];
+    const covered = triggers.filter((tr) => (tr.type & ROW) !== 0 && (tr.type & BEFORE) === 0);
+    const ops = covered.reduce((acc, tr) => acc | (tr.type & (INSERT | DELETE | UPDATE)), 0);
+    if (ops !== (INSERT | DELETE | UPDATE)) {
+      add('audit-trigger', t.name, 'writes are not audited: call palisade_private.enable_audit() in its migration');
+    } else if (covered.some((tr) => tr.enabled !== 'A')) {
+      add('audit-trigger', t.name, 'the audit trigger is not ENABLE ALWAYS (session_replication_role = replica would silence it)');
+    }
   }
 
   // 2. Tenant policies: every command covered for palisade_app by a workspace-scoped policy, and
