@@ -95,8 +95,8 @@ ALTER TABLE tenant.audit_events ENABLE ALWAYS TRIGGER audit_stamp;
 -- Immutable (AUD-4), for every role including the owner, and ENABLE ALWAYS so that
 -- session_replication_role = replica does not silence it. Two narrow exits, both only for
 -- palisade_owner inside its maintenance functions: sealing writes the chain fields of an
--- unsealed event once, leaving every other column as it was; purging deletes sealed events up to
--- the boundary the purge routine checked.
+-- unsealed event once, leaving every other column as it was; purging deletes sealed events past
+-- their workspace's retention and under no legal hold.
 CREATE FUNCTION palisade_private.audit_immutable() RETURNS trigger
   LANGUAGE plpgsql
 AS $$
@@ -112,9 +112,16 @@ BEGIN
       RETURN NEW;
     END IF;
   ELSIF TG_OP = 'DELETE' AND maintenance = 'purge' AND current_user = 'palisade_owner' THEN
+    -- The trigger checks retention and holds itself, so even the owner posing as the purge can
+    -- delete nothing that purge could not; an uncertified deletion then shows up in verify.
     IF OLD.seq IS NOT NULL
-       AND OLD.seq <= pg_catalog.current_setting('palisade.audit_purge_through')::bigint
-       AND OLD.occurred_at < pg_catalog.current_setting('palisade.audit_purge_cutoff')::timestamptz THEN
+       AND OLD.occurred_at < pg_catalog.now() - pg_catalog.make_interval(days => coalesce(
+             (SELECT c.retention_days FROM tenant.audit_config c WHERE c.workspace_id = OLD.workspace_id), 2557))
+       AND NOT EXISTS (
+             SELECT FROM tenant.audit_legal_holds h
+              WHERE h.workspace_id = OLD.workspace_id AND h.released_at IS NULL
+                AND ((OLD.occurred_at BETWEEN h.from_time AND h.to_time)
+                  OR (OLD.table_name = h.table_name AND OLD.record_id = h.record_id))) THEN
       RETURN OLD;
     END IF;
   END IF;

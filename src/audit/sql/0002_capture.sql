@@ -198,8 +198,6 @@ BEGIN
                   WHERE e.workspace_id = ws AND e.seq = through_seq AND e.hash = boundary_hash) THEN
     RAISE EXCEPTION 'audit_purge: boundary hash does not match event %', through_seq;
   END IF;
-  PERFORM pg_catalog.set_config('palisade.audit_purge_through', through_seq::text, true);
-  PERFORM pg_catalog.set_config('palisade.audit_purge_cutoff', cutoff::text, true);
   DELETE FROM tenant.audit_events e WHERE e.workspace_id = ws AND e.seq BETWEEN from_seq AND through_seq;
   GET DIAGNOSTICS n = ROW_COUNT;
   IF n <> event_count THEN
@@ -208,8 +206,6 @@ BEGIN
   INSERT INTO tenant.audit_purges (workspace_id, from_seq, through_seq, event_count, boundary_hash, cutoff, purged_at, key_id, signature)
   VALUES (ws, from_seq, through_seq, event_count, boundary_hash, cutoff, purged_at, key_id, signature);
   PERFORM pg_catalog.set_config('palisade.audit_maintenance', '', true);
-  PERFORM pg_catalog.set_config('palisade.audit_purge_through', '', true);
-  PERFORM pg_catalog.set_config('palisade.audit_purge_cutoff', '', true);
   RETURN n;
 END
 $$;
