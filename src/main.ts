@@ -1,5 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createApp } from './app.ts';
+import { exportCommand, purgeCommand, sealCommand, verifyCommand } from './audit/cli.ts';
+import { startSealer } from './audit/seal.ts';
+import { AuditSigner } from './audit/signing.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { EmbeddedDriver } from './db/embedded.ts';
 import { lintDatabase } from './db/lint.ts';
@@ -18,9 +21,19 @@ Commands:
            [--database NAME]  database name (default: palisade); passwords for the login roles are
                               taken from PALISADE_APP_PASSWORD and PALISADE_OWNER_PASSWORD if set
   lint                        check RLS coverage and privileges of the configured database
+  audit verify                recompute every audit hash chain and check the signed checkpoints
+        [--workspace ID] [--checkpoints FILE] [--public-key FILE]
+  audit seal                  seal pending audit events now and sign checkpoints
+  audit checkpoints --out FILE [--all]
+                              export the latest signed checkpoint of each workspace (keep it
+                              outside the database server: it exposes a rewritten chain)
+  audit purge [--workspace ID]
+                              delete audit events past retention and not on legal hold,
+                              printing the signed deletion certificates
   help                        show this text
 
-Without DATABASE_URL the embedded database in PALISADE_DATA_DIR (default ./data) is used.`;
+Without DATABASE_URL the embedded database in PALISADE_DATA_DIR (default ./data) is used; stop
+the server before running a command against the embedded database (one process owns it).`;
 
 class UsageError extends Error {}
 
@@ -43,22 +56,88 @@ async function openDriver(config: Config): Promise<Driver> {
   return driver;
 }
 
+/** The audit signing key: from AUDIT_SIGNING_KEY_FILE, or generated in the data folder (dev). */
+async function loadSigner(config: Config): Promise<{ signer: AuditSigner; created: boolean }> {
+  return AuditSigner.fromFile(config.audit.signingKeyFile, { create: config.audit.createSigningKey });
+}
+
 async function serve(config: Config): Promise<void> {
+  const { signer, created } = await loadSigner(config);
   const { db, applied } = await openDatabase({ config: config.database, modules: coreModules });
   const app = await createApp({ config, db, modules: coreModules });
   for (const warning of config.warnings) app.log.warn(warning);
+  if (created) app.log.warn({ file: config.audit.signingKeyFile, keyId: signer.keyId }, 'generated a new audit signing key');
   if (applied.length > 0) app.log.info({ applied }, 'migrations applied');
+  const sealer =
+    config.audit.sealIntervalMs > 0
+      ? startSealer({
+          db,
+          signer,
+          intervalMs: config.audit.sealIntervalMs,
+          checkpointAfterMs: config.audit.checkpointIntervalMs,
+          onError: (error) => {
+            app.log.error({ err: error }, 'audit sealing failed; retrying at the next interval');
+          },
+        })
+      : null;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down');
     await app.close();
+    await sealer?.stop();
     await db.close();
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   await app.listen({ host: config.host, port: config.port });
+}
+
+async function audit(args: string[]): Promise<number> {
+  const { positionals, values } = parseCommandArgs(args, {
+    workspace: { type: 'string' },
+    checkpoints: { type: 'string' },
+    'public-key': { type: 'string', multiple: true },
+    out: { type: 'string' },
+    all: { type: 'boolean' },
+  });
+  const sub = positionals[0];
+  if (positionals.length !== 1 || !['verify', 'seal', 'checkpoints', 'purge'].includes(sub ?? '')) {
+    throw new UsageError('audit: the subcommands are verify, seal, checkpoints and purge');
+  }
+  if (sub === 'checkpoints' && values.out === undefined) throw new UsageError('audit checkpoints: --out FILE is required');
+  const workspace = values.workspace;
+  if (workspace !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(workspace)) {
+    throw new UsageError(`audit: --workspace must be a workspace id (UUID), got ${JSON.stringify(workspace)}`);
+  }
+  const config = loadConfig(process.env);
+  const { signer } = await loadSigner(config);
+  const { db } = await openDatabase({ config: config.database, modules: coreModules });
+  try {
+    switch (sub) {
+      case 'verify': {
+        const result = await verifyCommand(db, signer, {
+          ...(workspace === undefined ? {} : { workspaceId: workspace }),
+          ...(values.checkpoints === undefined ? {} : { checkpointsFile: values.checkpoints }),
+          publicKeyFiles: values['public-key'] ?? [],
+        });
+        console.log(result.text);
+        return result.ok ? 0 : 1;
+      }
+      case 'seal':
+        console.log(await sealCommand(db, signer));
+        return 0;
+      case 'checkpoints':
+        console.log(await exportCommand(db, { out: values.out ?? '', all: values.all === true }));
+        return 0;
+      default:
+        console.log(await purgeCommand(db, signer, workspace === undefined ? {} : { workspaceId: workspace }));
+        return 0;
+    }
+  } finally {
+    await db.close();
+  }
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -109,6 +188,8 @@ async function run(argv: string[]): Promise<number> {
         await driver.close();
       }
     }
+    case 'audit':
+      return audit(rest);
     case undefined:
       console.error(USAGE);
       return 2;

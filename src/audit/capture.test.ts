@@ -18,7 +18,10 @@ type EventRow = {
   event_type: string;
   action: string;
   actor_user_id: string | null;
+  actor_email: string | null;
+  actor_role: string | null;
   session_id: string | null;
+  device_id: string | null;
   ip: string | null;
   user_agent: string | null;
   route: string | null;
@@ -30,7 +33,7 @@ type EventRow = {
   occurred_at: Date;
 };
 
-const COLUMNS = `event_type, action, actor_user_id, session_id, host(ip) AS ip, user_agent, route, table_name, record_id,
+const COLUMNS = `event_type, action, actor_user_id, actor_email, actor_role, session_id, device_id, host(ip) AS ip, user_agent, route, table_name, record_id,
                  old_values, new_values, reason, occurred_at`;
 
 async function eventsFor(recordId: string): Promise<EventRow[]> {
@@ -43,7 +46,10 @@ async function eventsFor(recordId: string): Promise<EventRow[]> {
 const ctx = () => ({
   workspaceId: ws,
   userId: actor,
+  userEmail: 'ada@example.com',
+  userRole: 'admin',
   sessionId: 'session-42',
+  deviceId: 'device-7',
   ip: '198.51.100.7',
   userAgent: 'Mozilla/5.0 (test)',
   route: 'POST /api/v1/workspaces/:workspaceId/departments',
@@ -67,7 +73,10 @@ describe('AUD-1 AUD-2 every write is recorded with who, where and what', () => {
     for (const e of events) {
       expect(e).toMatchObject({
         actor_user_id: actor,
+        actor_email: 'ada@example.com',
+        actor_role: 'admin',
         session_id: 'session-42',
+        device_id: 'device-7',
         ip: '198.51.100.7',
         user_agent: 'Mozilla/5.0 (test)',
         route: 'POST /api/v1/workspaces/:workspaceId/departments',
@@ -169,7 +178,7 @@ describe('AUD-4 sensitive values never reach old/new values', () => {
         SELECT palisade_private.enable_audit('tenant.redact_test', redact => ARRAY['password_hash']);
         RESET ROLE;
         SET LOCAL ROLE palisade_app;`);
-      await t.admin.query('SELECT palisade.set_context($1, null, null, null, null, null)', [ws]);
+      await t.admin.query('SELECT palisade.set_context($1, null, null, null, null, null, null, null, null)', [ws]);
       const id = randomUUID();
       await t.admin.query(`INSERT INTO tenant.redact_test VALUES ($1, $2, 'a', 'argon2id$secret-one')`, [ws, id]);
       await t.admin.query(`UPDATE tenant.redact_test SET password_hash = 'argon2id$secret-two' WHERE id = $1`, [id]);

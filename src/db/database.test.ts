@@ -62,14 +62,19 @@ describe('ISO-2 withWorkspace', () => {
     const ctx = {
       workspaceId: ws,
       userId: '7d444840-9dc0-11d1-b245-5ffdce74fad2',
+      userEmail: 'grace@example.com',
+      userRole: 'owner',
       sessionId: 'sess-1',
+      deviceId: 'dev-1',
       ip: '203.0.113.9',
       userAgent: 'vitest',
       route: 'GET /api/v1/test',
     };
     const { rows } = await t.db.withWorkspace(ctx, (tx) =>
       tx.query(`SELECT current_setting('palisade.workspace_id') AS "workspaceId", current_setting('palisade.user_id') AS "userId",
-                       current_setting('palisade.session_id') AS "sessionId", current_setting('palisade.ip') AS ip,
+                       current_setting('palisade.user_email') AS "userEmail", current_setting('palisade.user_role') AS "userRole",
+                       current_setting('palisade.session_id') AS "sessionId", current_setting('palisade.device_id') AS "deviceId",
+                       current_setting('palisade.ip') AS ip,
                        current_setting('palisade.user_agent') AS "userAgent", current_setting('palisade.route') AS route`),
     );
     expect(rows[0]).toEqual(ctx);

@@ -6,7 +6,11 @@ import type { Driver, QueryResult, Row, Sql } from './types.ts';
 export interface WorkspaceContext {
   workspaceId: string;
   userId?: string | null;
+  /** The actor's e-mail and role, recorded with every audit event of the transaction. */
+  userEmail?: string | null;
+  userRole?: string | null;
   sessionId?: string | null;
+  deviceId?: string | null;
   ip?: string | null;
   userAgent?: string | null;
   /** Menu or route, for the audit trail, e.g. `GET /api/v1/workspaces/:workspaceId/settings`. */
@@ -81,11 +85,14 @@ export class Database {
       'palisade_app',
       [
         {
-          text: 'SELECT palisade.set_context($1, $2, $3, $4, $5, $6)',
+          text: 'SELECT palisade.set_context($1, $2, $3, $4, $5, $6, $7, $8, $9)',
           params: [
             ctx.workspaceId,
             ctx.userId ?? null,
+            ctx.userEmail ?? null,
+            ctx.userRole ?? null,
             ctx.sessionId ?? null,
+            ctx.deviceId ?? null,
             ctx.ip ?? null,
             ctx.userAgent ?? null,
             ctx.route ?? null,

@@ -30,7 +30,7 @@ describe('ISO-2 no context means no rows, even after an earlier context on the s
     const session = await t.rawAppSession();
     try {
       await session.query('BEGIN');
-      await session.query('SELECT palisade.set_context($1, null, null, null, null, null)', [a]);
+      await session.query('SELECT palisade.set_context($1, null, null, null, null, null, null, null, null)', [a]);
       expect((await session.query('SELECT 1 FROM tenant.departments')).rowCount).toBeGreaterThan(0);
       await session.query('COMMIT');
       const setting = await session.query<{ v: string | null; ws: string | null }>(
@@ -140,7 +140,7 @@ describe('ISO-8 tenant queries keep the index on workspace_id', () => {
       await t.admin.script(`CREATE POLICY trap ON tenant.departments FOR SELECT TO palisade_app
                               USING ((SELECT palisade.system_ok()))`);
       await t.admin.script('SET LOCAL ROLE palisade_app');
-      await t.admin.query('SELECT palisade.set_context($1, null, null, null, null, null)', [a]);
+      await t.admin.query('SELECT palisade.set_context($1, null, null, null, null, null, null, null, null)', [a]);
       await t.admin.script('SET LOCAL enable_seqscan = off');
       const plan = await t.admin.query<{ 'QUERY PLAN': string }>("EXPLAIN SELECT id FROM tenant.departments WHERE code = 'FIN'");
       expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).not.toMatch(/Index Cond: \(+workspace_id = /);

@@ -213,7 +213,7 @@ GRANT EXECUTE ON FUNCTION palisade.audit_purge(uuid, bigint, bigint, bigint, byt
   TO palisade_system;
 
 -- ---------------------------------------------------------------------------------------------
--- The bypass record (ISO-4) moves into the audit trail: each withSystem() use becomes a SYSTEM
+-- The bypass record (ISO-4) lives in the audit trail: each withSystem() use becomes a SYSTEM
 -- event of the platform trail (nil workspace), chained and checkpointed like any other.
 CREATE OR REPLACE FUNCTION palisade.enter_system(key text, reason text) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -235,4 +235,3 @@ BEGIN
   PERFORM pg_catalog.set_config('palisade.system_reason', reason, true);
 END
 $$;
-DROP TABLE palisade_private.bypass_log;

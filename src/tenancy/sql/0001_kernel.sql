@@ -15,14 +15,15 @@ GRANT USAGE ON SCHEMA palisade, central, tenant TO palisade_app, palisade_system
 -- once any earlier SET LOCAL of the same name ran in this session, so '' must mean "no workspace"
 -- rather than a cast error. Policies call it as `(select palisade.current_workspace())` so the
 -- planner evaluates it once per query (an InitPlan) and keeps the index on workspace_id.
+-- No SET search_path here (unlike the SECURITY DEFINER functions): a SET clause stops PostgreSQL
+-- from inlining a SQL function, and costs a configuration save and restore at every call. The
+-- body names pg_catalog explicitly, and the app can create no object that could shadow it.
 CREATE FUNCTION palisade.current_workspace() RETURNS uuid
   LANGUAGE sql STABLE PARALLEL SAFE
-  SET search_path = ''
   RETURN nullif(pg_catalog.current_setting('palisade.workspace_id', true), '')::uuid;
 
 CREATE FUNCTION palisade.current_actor() RETURNS uuid
   LANGUAGE sql STABLE PARALLEL SAFE
-  SET search_path = ''
   RETURN nullif(pg_catalog.current_setting('palisade.user_id', true), '')::uuid;
 
 GRANT EXECUTE ON FUNCTION palisade.current_workspace(), palisade.current_actor()
@@ -32,7 +33,8 @@ GRANT EXECUTE ON FUNCTION palisade.current_workspace(), palisade.current_actor()
 -- set_config() itself (revoked in database.sql); this is its only way in. A second call in the same
 -- transaction is refused, so SQL smuggled into a later statement cannot move to another workspace.
 CREATE FUNCTION palisade.set_context(
-  workspace_id uuid, user_id uuid, session_id text, ip text, user_agent text, route text
+  workspace_id uuid, user_id uuid, user_email text, user_role text, session_id text, device_id text,
+  ip text, user_agent text, route text
 ) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = ''
@@ -45,13 +47,16 @@ BEGIN
   PERFORM pg_catalog.set_config('palisade.context_set', 'on', true);
   PERFORM pg_catalog.set_config('palisade.workspace_id', coalesce(workspace_id::text, ''), true);
   PERFORM pg_catalog.set_config('palisade.user_id', coalesce(user_id::text, ''), true);
+  PERFORM pg_catalog.set_config('palisade.user_email', coalesce(user_email, ''), true);
+  PERFORM pg_catalog.set_config('palisade.user_role', coalesce(user_role, ''), true);
   PERFORM pg_catalog.set_config('palisade.session_id', coalesce(session_id, ''), true);
+  PERFORM pg_catalog.set_config('palisade.device_id', coalesce(device_id, ''), true);
   PERFORM pg_catalog.set_config('palisade.ip', coalesce(ip, ''), true);
   PERFORM pg_catalog.set_config('palisade.user_agent', coalesce(user_agent, ''), true);
   PERFORM pg_catalog.set_config('palisade.route', coalesce(route, ''), true);
 END
 $$;
-GRANT EXECUTE ON FUNCTION palisade.set_context(uuid, uuid, text, text, text, text) TO palisade_app;
+GRANT EXECUTE ON FUNCTION palisade.set_context(uuid, uuid, text, text, text, text, text, text, text) TO palisade_app;
 
 -- Guarded bypass (ISO-4). Each process generates a random 256-bit key at start and registers its
 -- SHA-256 here through the owner connection; the key itself never leaves the process memory.
@@ -59,17 +64,6 @@ CREATE TABLE palisade_private.system_keys (
   key_hash   bytea PRIMARY KEY CHECK (octet_length(key_hash) = 32),
   pid        integer NOT NULL,
   host       text NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now()
-);
-
--- Every use of the bypass, with its reason. Append-only: no role but the owner can touch it, and
--- only palisade.enter_system() writes it. (Moves into the audit trail once that exists.)
-CREATE TABLE palisade_private.bypass_log (
-  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  reason     text NOT NULL CHECK (length(reason) BETWEEN 1 AND 200),
-  key_hash   bytea NOT NULL,
-  db_user    text NOT NULL DEFAULT session_user,
-  backend_pid integer NOT NULL DEFAULT pg_backend_pid(),
   created_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -84,19 +78,17 @@ CREATE FUNCTION palisade.system_ok() RETURNS boolean
          pg_catalog.current_setting('palisade.system_key', true), 'UTF8')));
 GRANT EXECUTE ON FUNCTION palisade.system_ok() TO palisade_app, palisade_system;
 
--- Opens the bypass for the current transaction: checks the key, logs the reason, sets the key
--- transaction-locally. A wrong key raises, and is never logged in clear.
+-- Opens the bypass for the current transaction: checks the key and sets it transaction-locally.
+-- A wrong key raises. The audit module replaces this function to record every use (ISO-4).
 CREATE FUNCTION palisade.enter_system(key text, reason text) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = ''
 AS $$
-DECLARE
-  hash bytea := pg_catalog.sha256(pg_catalog.convert_to(coalesce(key, ''), 'UTF8'));
 BEGIN
-  IF NOT EXISTS (SELECT FROM palisade_private.system_keys k WHERE k.key_hash = hash) THEN
+  IF NOT EXISTS (SELECT FROM palisade_private.system_keys k
+                  WHERE k.key_hash = pg_catalog.sha256(pg_catalog.convert_to(coalesce(key, ''), 'UTF8'))) THEN
     RAISE EXCEPTION 'invalid system key' USING ERRCODE = 'insufficient_privilege';
   END IF;
-  INSERT INTO palisade_private.bypass_log (reason, key_hash) VALUES (reason, hash);
   PERFORM pg_catalog.set_config('palisade.system_key', key, true);
   PERFORM pg_catalog.set_config('palisade.system_reason', reason, true);
 END

@@ -1,0 +1,71 @@
+/**
+ * `npm run bench -- <name> [options]`: runs one benchmark. Benches are imported lazily, so that a
+ * typo prints the list without first loading drivers or touching a database.
+ */
+import { UsageError, type BenchModule } from './lib.ts';
+
+interface BenchEntry {
+  description: string;
+  options: readonly string[];
+  load: () => Promise<BenchModule>;
+}
+
+const benches: Readonly<Record<string, BenchEntry>> = {
+  rls: {
+    description: 'RLS-scoped tenant queries vs. an explicit workspace filter (PostgreSQL server)',
+    options: [
+      '--workspaces N   workspaces to create (1000; 10000 for the large run)',
+      '--rows N         rows per workspace (1000)',
+      '--iterations N   measured operations per variant and query (2000)',
+      '--warmup N       warm-up operations per variant and query (200, at most 3 s)',
+      '--budget S       seconds allowed per slow variant and query; fewer iterations then (20)',
+      'env PALISADE_BENCH_ADMIN_URL   superuser URL (postgres://postgres@127.0.0.1:5432/postgres)',
+    ],
+    load: () => import('./rls.ts'),
+  },
+};
+
+function usage(): string {
+  const names = Object.keys(benches);
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = names.flatMap((name) => {
+    const entry = benches[name];
+    if (entry === undefined) return [];
+    return [`  ${name.padEnd(width)}  ${entry.description}`, ...entry.options.map((o) => `  ${' '.repeat(width)}    ${o}`)];
+  });
+  return ['usage: npm run bench -- <name> [options]', '', 'benches:', ...lines].join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h') {
+    console.log(usage());
+    return 0;
+  }
+  // Object.hasOwn: a name like "constructor" must not resolve through the prototype.
+  const entry = name !== undefined && Object.hasOwn(benches, name) ? benches[name] : undefined;
+  if (name === undefined || entry === undefined) {
+    console.error(name === undefined ? 'no bench given' : `unknown bench ${JSON.stringify(name)}`);
+    console.error(usage());
+    return 2;
+  }
+  const bench = await entry.load();
+  try {
+    await bench.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(error.message);
+      console.error(usage());
+      return 2;
+    }
+    throw error;
+  }
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+}
