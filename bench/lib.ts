@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 
 /** What `npm run bench -- <name>` runs: parses its own options from `argv`. */
 export interface BenchModule {
@@ -130,3 +131,21 @@ export function positiveInt(name: string, value: string | undefined, fallback: n
 
 /** Bad command-line input: the dispatcher prints the message and usage, without a stack trace. */
 export class UsageError extends Error {}
+
+/**
+ * A client that survives the server terminating it (DROP DATABASE … WITH (FORCE) on ctrl-c): an
+ * unhandled 'error' event would otherwise crash the process before the drop finishes.
+ */
+export async function connectClient(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** `url` with its database replaced by `database`. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

@@ -6,9 +6,11 @@
  *   (a) page:   the 50 newest rows of one workspace
  *   (b) lookup: one row by id
  * in four variants:
- *   explicit  baseline: superuser (bypasses RLS), explicit `WHERE workspace_id = $1`
+ *   explicit  baseline: a login role with BYPASSRLS (not a superuser, so the same permission
+ *             checks), the same set_context() prelude, explicit `WHERE workspace_id = $1`
  *   rls       palisade_app, context through palisade.set_context(), no workspace filter in the SQL
  *   inline    a copy whose policies inline `nullif(current_setting(…), '')::uuid` without (SELECT …)
+ *   fn        a copy whose policies call palisade.current_workspace() without (SELECT …)
  *   naive     a copy whose policies call a VOLATILE plpgsql `current_ws()` per row (the trap)
  * All variants run the same transaction shape (BEGIN, one parameterised round trip, query,
  * COMMIT) on their own connections, interleaved operation by operation so that drift hits them
@@ -69,8 +71,13 @@ const TARGETS = 4096;
 const BASE_TABLE = 'tenant.bench_items';
 const NAIVE_FN = 'palisade.bench_naive_current_ws';
 const LOOP_FN = 'palisade.bench_server_loop';
+/**
+ * The baseline's login: BYPASSRLS, so no policy applies, but not a superuser, so it pays the same
+ * permission checks as palisade_app. Created for the run, dropped at the end.
+ */
+const BENCH_BYPASS_ROLE = 'palisade_bench_bypass';
 
-type VariantName = 'explicit' | 'rls' | 'inline' | 'naive';
+type VariantName = 'explicit' | 'rls' | 'inline' | 'fn' | 'naive';
 type QueryName = 'page' | 'lookup';
 
 interface Variant {
@@ -79,8 +86,8 @@ interface Variant {
   table: string;
   /** Bare table name, prefix for policy and index names. */
   relname: string;
-  /** `admin` bypasses RLS (superuser); `app` is palisade_app. */
-  login: 'admin' | 'app';
+  /** `bypass` is BENCH_BYPASS_ROLE (BYPASSRLS, not superuser); `app` is palisade_app. */
+  login: 'bypass' | 'app';
   /** The app policy expression of this variant's table; undefined: the production policies. */
   policy?: string;
 }
@@ -88,10 +95,10 @@ interface Variant {
 const VARIANTS: readonly Variant[] = [
   {
     name: 'explicit',
-    description: 'superuser (RLS bypassed), WHERE workspace_id = $1, SELECT $1::uuid in place of set_context',
+    description: `${BENCH_BYPASS_ROLE} (BYPASSRLS, not superuser), set_context, WHERE workspace_id = $1`,
     table: BASE_TABLE,
     relname: 'bench_items',
-    login: 'admin',
+    login: 'bypass',
   },
   {
     name: 'rls',
@@ -109,6 +116,14 @@ const VARIANTS: readonly Variant[] = [
     policy: "workspace_id = nullif(current_setting('palisade.workspace_id', true), '')::uuid",
   },
   {
+    name: 'fn',
+    description: 'palisade_app, policy workspace_id = palisade.current_workspace() (inlinable STABLE SQL function, no (SELECT …))',
+    table: 'tenant.bench_items_fn',
+    relname: 'bench_items_fn',
+    login: 'app',
+    policy: 'workspace_id = palisade.current_workspace()',
+  },
+  {
     name: 'naive',
     description: `palisade_app, policy workspace_id = ${NAIVE_FN}() (VOLATILE plpgsql, no (SELECT …))`,
     table: 'tenant.bench_items_naive',
@@ -122,7 +137,7 @@ const COLUMNS = 'id, created_at, title, amount';
 
 /** The SQL of one query in one variant: only the baseline names the workspace itself. */
 function querySql(variant: Variant, query: QueryName): string {
-  const explicit = variant.login === 'admin';
+  const explicit = variant.login === 'bypass';
   if (query === 'page') {
     const where = explicit ? ' WHERE workspace_id = $1' : '';
     return `SELECT ${COLUMNS} FROM ${variant.table}${where} ORDER BY created_at DESC LIMIT ${PAGE_SIZE}`;
@@ -138,18 +153,16 @@ interface Target {
 }
 
 function queryParams(variant: Variant, query: QueryName, target: Target): unknown[] {
-  if (variant.login === 'admin') return query === 'page' ? [target.workspaceId] : [target.workspaceId, target.id];
+  if (variant.login === 'bypass') return query === 'page' ? [target.workspaceId] : [target.workspaceId, target.id];
   return query === 'page' ? [] : [target.id];
 }
 
 /**
- * The round trip after BEGIN. The app sets its context exactly as Database.withWorkspace does; the
- * baseline sends a statement of the same protocol shape (extended, one uuid parameter) so both
- * variants pay the same number of round trips and the ratio isolates what RLS itself costs.
+ * The round trip after BEGIN: every variant sets its context exactly as Database.withWorkspace
+ * does (an app without RLS still tells its audit trail who acts), so the transactions differ only
+ * in what RLS itself costs: the policies, and the missing `WHERE workspace_id` in the SQL.
  */
-function preludeSql(variant: Variant): string {
-  return variant.login === 'app' ? 'SELECT palisade.set_context($1, null, null, null, null, null, null, null, null)' : 'SELECT $1::uuid';
-}
+const PRELUDE_SQL = 'SELECT palisade.set_context($1, null, null, null, null, null, null, null, null)';
 
 interface Options {
   adminUrl: string;
@@ -279,7 +292,10 @@ async function createTables(owner: pg.Client): Promise<void> {
       RETURN times;
     END
     $$;
-    GRANT EXECUTE ON FUNCTION ${LOOP_FN}(text, uuid, uuid[], boolean, int, int) TO palisade_app;`);
+    GRANT EXECUTE ON FUNCTION ${LOOP_FN}(text, uuid, uuid[], boolean, int, int) TO palisade_app, ${BENCH_BYPASS_ROLE};
+    GRANT USAGE ON SCHEMA palisade, tenant TO ${BENCH_BYPASS_ROLE};
+    GRANT SELECT ON ${BASE_TABLE} TO ${BENCH_BYPASS_ROLE};
+    GRANT EXECUTE ON FUNCTION palisade.set_context(uuid, uuid, text, text, text, text, text, text, text) TO ${BENCH_BYPASS_ROLE};`);
   for (const v of VARIANTS) {
     if (v.policy === undefined) continue;
     const commands = [
@@ -399,7 +415,7 @@ async function runOnce(series: Series, target: Target, op: number): Promise<{ tx
   const client = clientOf(series, op);
   const t0 = now();
   await client.query('BEGIN');
-  await extended(client, preludeSql(variant), [target.workspaceId]);
+  await extended(client, PRELUDE_SQL, [target.workspaceId]);
   const t1 = now();
   const result = await extended(client, series.sql, queryParams(variant, series.query, target));
   const t2 = now();
@@ -518,11 +534,11 @@ async function measureServer(all: readonly Series[], workspaces: readonly Server
       const client = clientOf(series, call);
       await client.query('BEGIN');
       try {
-        await extended(client, preludeSql(series.variant), [ws.workspaceId]);
+        await extended(client, PRELUDE_SQL, [ws.workspaceId]);
         const { rows } = await extended<{ times: number[] }>(
           client,
           `SELECT ${LOOP_FN}($1, $2, $3, $4, $5, $6) AS times`,
-          [series.sql, ws.workspaceId, ws.ids, series.variant.login === 'admin', series.expectedRows, n],
+          [series.sql, ws.workspaceId, ws.ids, series.variant.login === 'bypass', series.expectedRows, n],
         );
         series.samples.server.push(...(rows[0]?.times ?? []));
         await client.query('COMMIT');
@@ -540,7 +556,7 @@ async function explain(series: Series, target: Target): Promise<string[]> {
   const client = clientOf(series, 0);
   await client.query('BEGIN');
   try {
-    await extended(client, preludeSql(series.variant), [target.workspaceId]);
+    await extended(client, PRELUDE_SQL, [target.workspaceId]);
     const { rows } = await extended<{ 'QUERY PLAN': string }>(
       client,
       `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${series.sql}`,
@@ -565,9 +581,16 @@ export async function run(argv: readonly string[]): Promise<void> {
   // One drop, whoever asks first: the normal end, a failure, or ctrl-c.
   let dropping: Promise<void> | undefined;
   const drop = (): Promise<void> =>
-    (dropping ??= dropDatabase(options.adminUrl, database).catch((error: unknown) => {
-      console.error(`could not drop database ${database}: ${String(error)}`);
-    }));
+    (dropping ??= dropDatabase(options.adminUrl, database)
+      .then(async () => {
+        // Another bench database may still use the role: then it stays for that run to drop.
+        const c = await connect(options.adminUrl);
+        await c.query(`DROP ROLE IF EXISTS ${BENCH_BYPASS_ROLE}`).catch(() => undefined);
+        await c.end();
+      })
+      .catch((error: unknown) => {
+        console.error(`could not drop database ${database}: ${String(error)}`);
+      }));
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: dropping database ${database}`);
     // WITH (FORCE) ends our own sessions too; exit without waiting for the interrupted work.
@@ -581,6 +604,17 @@ export async function run(argv: readonly string[]): Promise<void> {
     log(`rls bench: ${options.workspaces} workspaces × ${options.rows} rows, database ${database}`);
     const setup = await timed(async () => {
       const urls = await setupServer({ adminUrl: options.adminUrl, database });
+      const roleAdmin = await connect(options.adminUrl);
+      try {
+        await roleAdmin.query(`DO $$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${BENCH_BYPASS_ROLE}') THEN
+            CREATE ROLE ${BENCH_BYPASS_ROLE} LOGIN BYPASSRLS NOSUPERUSER NOINHERIT;
+          END IF;
+        END $$`);
+        await roleAdmin.query(`GRANT CONNECT ON DATABASE "${database}" TO ${BENCH_BYPASS_ROLE}`);
+      } finally {
+        await roleAdmin.end();
+      }
       const driver = new ServerDriver({ url: urls.appUrl, ownerUrl: urls.ownerUrl, max: 1 });
       try {
         await migrateDriver(driver, coreModules);
@@ -591,6 +625,12 @@ export async function run(argv: readonly string[]): Promise<void> {
     });
     const { appUrl, ownerUrl } = setup.value;
     const adminDbUrl = withDatabase(options.adminUrl, database);
+    const bypassUrl = (() => {
+      const u = new URL(adminDbUrl);
+      u.username = BENCH_BYPASS_ROLE;
+      u.password = '';
+      return u.toString();
+    })();
     log(`  ${'setup and migrations'.padEnd(36)} ${(setup.ms / 1000).toFixed(1)} s`);
 
     const admin = await connect(adminDbUrl);
@@ -614,7 +654,7 @@ export async function run(argv: readonly string[]): Promise<void> {
     for (const variant of VARIANTS) {
       const pool: pg.Client[] = [];
       for (let i = 0; i < CONNECTIONS_PER_VARIANT; i++) {
-        const client = await connect(variant.login === 'admin' ? adminDbUrl : appUrl);
+        const client = await connect(variant.login === 'bypass' ? bypassUrl : appUrl);
         clients.push(client);
         pool.push(client);
       }
@@ -689,7 +729,7 @@ export async function run(argv: readonly string[]): Promise<void> {
           v.name,
           {
             description: v.description,
-            sql: { prelude: preludeSql(v), page: querySql(v, 'page'), lookup: querySql(v, 'lookup') },
+            sql: { prelude: PRELUDE_SQL, page: querySql(v, 'page'), lookup: querySql(v, 'lookup') },
           },
         ]),
       ),
@@ -833,7 +873,7 @@ function printReport(
   log(
     formatTable(
       [{ header: '', align: 'left' }, { header: '', align: 'left' }, ...METRICS.map((m) => ({ header: m, align: 'left' as const }))],
-      (['rls', 'inline', 'naive'] as const).flatMap((variant) =>
+      (['rls', 'inline', 'fn', 'naive'] as const).flatMap((variant) =>
         (['page', 'lookup'] as const).map((query) => {
           const r = find(variant, query);
           return [
@@ -854,7 +894,7 @@ function printReport(
   log('\nEXPLAIN (ANALYZE) of (a) page, context set, key lines:');
   for (const v of VARIANTS) {
     const lines = plans[v.name]?.page.filter((l) => KEY_LINE.test(l)) ?? [];
-    log(`  ${v.name} (${v.login === 'app' ? 'palisade_app' : 'superuser'}):`);
+    log(`  ${v.name} (${v.login === 'app' ? 'palisade_app' : BENCH_BYPASS_ROLE}):`);
     for (const line of lines) log(`    ${line.trim()}`);
   }
   const rlsKeepsIndex = plans.rls?.page.some((l) => INDEX_COND_ON_WORKSPACE.test(l)) ?? false;

@@ -23,6 +23,17 @@ const benches: Readonly<Record<string, BenchEntry>> = {
     ],
     load: () => import('./rls.ts'),
   },
+  audit: {
+    description: 'audit trail cost: write throughput unaudited/audited/chained, sealing and verify speed (PostgreSQL server)',
+    options: [
+      '--seconds N      measured seconds per cell, in 2 alternating slices (8)',
+      '--warmup MS      unmeasured warm-up before each slice, milliseconds (1000)',
+      '--workspaces N   workspaces of the "many" layout and of the verify events (100)',
+      '--events N       events to seal and verify; fewer if sealing would exceed 180 s (1000000)',
+      'env PALISADE_BENCH_ADMIN_URL   superuser URL (postgres://postgres@127.0.0.1:5432/postgres)',
+    ],
+    load: () => import('./audit.ts'),
+  },
 };
 
 function usage(): string {
