@@ -107,3 +107,60 @@ describe.concurrent('palisade CLI', () => {
     expect(await readdir(dataDir)).toEqual([]);
   });
 });
+
+describe('AUD-5 audit commands, end to end on an embedded data folder', () => {
+  // A superuser edit of a sealed event, made while no Palisade process runs, is reported by
+  // `audit verify` with exit code 1; the untouched trail verifies with exit code 0.
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'palisade-audit-cli-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  const env = () => ({ PALISADE_DATA_DIR: dir });
+
+  it('seals, exports checkpoints, verifies, then detects a superuser edit', async () => {
+    const sealed = await palisade(['audit', 'seal'], env());
+    expect(sealed.stderr).toBe('');
+    expect(sealed.code).toBe(0);
+    expect(sealed.stdout).toMatch(/^sealed \d+ events in 1 workspace\(s\)$/m);
+
+    const file = join(dir, 'checkpoints.json');
+    const exported = await palisade(['audit', 'checkpoints', '--out', file], env());
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toMatch(/^wrote 1 checkpoint\(s\) to /m);
+
+    const clean = await palisade(['audit', 'verify', '--checkpoints', file], env());
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toMatch(/against the exported checkpoints: OK$/m);
+
+    const { EmbeddedDriver } = await import('./db/embedded.ts');
+    const driver = await EmbeddedDriver.open({ dataDir: dir });
+    try {
+      await driver.admin().script(`
+        BEGIN;
+        ALTER TABLE tenant.audit_events DISABLE TRIGGER audit_immutable;
+        UPDATE tenant.audit_events SET reason = 'nothing to see' WHERE seq = 2;
+        ALTER TABLE tenant.audit_events ENABLE ALWAYS TRIGGER audit_immutable;
+        COMMIT;`);
+    } finally {
+      await driver.close();
+    }
+    const tampered = await palisade(['audit', 'verify'], env());
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toMatch(/✗ seq 2 was altered: its content no longer matches its hash/);
+    expect(tampered.stdout).toMatch(/TAMPERING DETECTED$/m);
+  }, 60_000);
+
+  it('refuses unknown subcommands and malformed workspace ids with exit code 2', async () => {
+    const [bogus, badId, noOut] = await Promise.all([
+      palisade(['audit', 'bogus'], env()),
+      palisade(['audit', 'verify', '--workspace', "x' OR 1=1"], env()),
+      palisade(['audit', 'checkpoints'], env()),
+    ]);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/audit: the subcommands are verify, seal, checkpoints and purge/);
+    expect(badId.code).toBe(2);
+    expect(badId.stderr).toMatch(/--workspace must be a workspace id/);
+    expect(noOut.code).toBe(2);
+  });
+});

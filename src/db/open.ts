@@ -48,7 +48,8 @@ export async function openDatabase(options: {
   const { config, modules } = options;
   let driver: Driver;
   if (config.kind === 'embedded') {
-    await mkdir(config.dataDir, { recursive: true });
+    // The folder holds every workspace's data: owner-only, whatever the umask.
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const embedded = await EmbeddedDriver.open({ dataDir: config.dataDir });
     await bootstrapEmbedded(embedded);
     driver = embedded;
