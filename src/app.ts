@@ -1,4 +1,6 @@
+import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -6,7 +8,11 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { registerProblemHandlers, sendFrameworkError } from './http/problems.ts';
+import { errorsOf } from './kernel/errors.ts';
 import type { ModuleDefinition } from './kernel/module.ts';
+import { httpErrors } from './http/errors.ts';
+
+const failHttp = errorsOf(httpErrors);
 
 /** Log fields that may carry credentials: never written, whatever the level. */
 export const REDACTED_LOG_PATHS = [
@@ -34,10 +40,12 @@ export interface AppOptions {
    * @default standard output
    */
   logStream?: DestinationStream;
+  /** Told after a commit that queued mail (the dispatcher's kick). @default does nothing */
+  mailQueued?: () => void;
 }
 
 /** Builds the HTTP server: security headers, problem+json errors, OpenAPI, then each module. */
-export async function createApp({ config, db, modules, logStream }: AppOptions): Promise<FastifyInstance> {
+export async function createApp({ config, db, modules, logStream, mailQueued = () => undefined }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -77,6 +85,10 @@ export async function createApp({ config, db, modules, logStream }: AppOptions):
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
+  await app.register(cookie);
+  // Per-route limits only (sign-in, reset, invitations declare theirs), keyed by the client IP as
+  // Fastify computes it: X-Forwarded-For counts only when TRUST_PROXY says a proxy sets it.
+  await app.register(rateLimit, { global: false, errorResponseBuilder: () => failHttp('RATE_LIMITED') });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -91,7 +103,7 @@ export async function createApp({ config, db, modules, logStream }: AppOptions):
     if (routes === undefined) continue;
     await app.register(
       async (scope) => {
-        await routes(scope, { db, config });
+        await routes(scope, { db, config, mailQueued });
       },
       { name: `module:${module.id}` } as Record<string, unknown>,
     );

@@ -26,6 +26,17 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       bodyLimit: 1024 * 1024,
       trustProxy: false,
+      publicUrl: 'http://localhost:3000',
+      identity: {
+        sessionMaxAgeSeconds: 28_800,
+        privilegedMaxAgeSeconds: 7200,
+        idleTimeoutSeconds: 1800,
+        lockoutThreshold: 5,
+        lockoutSeconds: 900,
+        argon2: { memoryCost: 19_456, timeCost: 2 },
+        breachApiUrl: undefined,
+      },
+      mail: { smtpUrl: undefined, from: 'Palisade <no-reply@localhost>' },
       audit: {
         signingKeyFile: resolve('./data/keys/audit-signing-key.pem'),
         createSigningKey: true,

@@ -41,6 +41,24 @@ const Env = z
      * elsewhere it defaults to PALISADE_DATA_DIR/keys/audit-signing-key.pem, created at first start.
      */
     AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    /** Where people reach Palisade: links in mails, the allowed Origin; https turns on __Host- Secure cookies. */
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+    SESSION_MAX_AGE_SECONDS: integer(60, 30 * 86_400).default(8 * 3600),
+    /** Owners and admins: shorter-lived sessions (AUTH-6). */
+    SESSION_PRIVILEGED_MAX_AGE_SECONDS: integer(60, 30 * 86_400).default(2 * 3600),
+    SESSION_IDLE_TIMEOUT_SECONDS: integer(60, 30 * 86_400).default(30 * 60),
+    /** Failed sign-ins before the account locks, and for how long (AUTH-8). */
+    LOCKOUT_THRESHOLD: integer(1, 100).default(5),
+    LOCKOUT_SECONDS: integer(1, 86_400).default(15 * 60),
+    /** argon2id cost (AUTH-1); the defaults are OWASP's. */
+    ARGON2_MEMORY_KIB: integer(8, 4 * 1024 * 1024).default(19_456),
+    ARGON2_TIME_COST: integer(1, 100).default(2),
+    /** Optional online breach check (k-anonymity range API, e.g. https://api.pwnedpasswords.com). */
+    PASSWORD_BREACH_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** smtp:// or smtps:// URL; without it mails stay in the outbox (`palisade outbox`). */
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+    /** Sender address of Palisade's mails. */
+    MAIL_FROM: z.string().min(3).default('Palisade <no-reply@localhost>'),
     /** How often pending audit events are sealed into the hash chain; 0 turns the sealer off. */
     AUDIT_SEAL_INTERVAL_MS: integer(0, 3_600_000).default(1000),
     /** Minimum time between two signed checkpoints of one workspace. */
@@ -67,6 +85,17 @@ export interface Config {
   database: DatabaseConfig;
   logLevel: z.infer<typeof Env>['LOG_LEVEL'];
   bodyLimit: number;
+  publicUrl: string;
+  identity: {
+    sessionMaxAgeSeconds: number;
+    privilegedMaxAgeSeconds: number;
+    idleTimeoutSeconds: number;
+    lockoutThreshold: number;
+    lockoutSeconds: number;
+    argon2: { memoryCost: number; timeCost: number };
+    breachApiUrl: string | undefined;
+  };
+  mail: { smtpUrl: string | undefined; from: string };
   audit: {
     signingKeyFile: string;
     /** Generate the key file when missing (never in production). */
@@ -105,6 +134,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     }
     warnings.push(note);
   }
+  if (env.NODE_ENV === 'production' && env.ARGON2_MEMORY_KIB < 19_456) {
+    throw new ConfigError('invalid configuration:\n  ARGON2_MEMORY_KIB: below OWASP\'s 19456 KiB, refused in production');
+  }
   if (env.NODE_ENV === 'production' && env.AUDIT_SIGNING_KEY_FILE === undefined) {
     throw new ConfigError(
       'invalid configuration:\n  AUDIT_SIGNING_KEY_FILE: required when NODE_ENV=production (an Ed25519 PKCS#8 PEM file kept off the database server)',
@@ -118,6 +150,17 @@ export function loadConfig(environment: NodeJS.ProcessEnv): Config {
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.BODY_LIMIT,
     trustProxy: env.TRUST_PROXY,
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    identity: {
+      sessionMaxAgeSeconds: env.SESSION_MAX_AGE_SECONDS,
+      privilegedMaxAgeSeconds: Math.min(env.SESSION_PRIVILEGED_MAX_AGE_SECONDS, env.SESSION_MAX_AGE_SECONDS),
+      idleTimeoutSeconds: env.SESSION_IDLE_TIMEOUT_SECONDS,
+      lockoutThreshold: env.LOCKOUT_THRESHOLD,
+      lockoutSeconds: env.LOCKOUT_SECONDS,
+      argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST },
+      breachApiUrl: env.PASSWORD_BREACH_API_URL,
+    },
+    mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
     audit: {
       signingKeyFile: resolve(env.AUDIT_SIGNING_KEY_FILE ?? join(env.PALISADE_DATA_DIR, 'keys', 'audit-signing-key.pem')),
       createSigningKey: env.NODE_ENV !== 'production',

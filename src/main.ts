@@ -2,6 +2,11 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createApp } from './app.ts';
 import { exportCommand, purgeCommand, sealCommand, verifyCommand } from './audit/cli.ts';
 import { startSealer } from './audit/seal.ts';
+import { identityOptions } from './identity/index.ts';
+import { createPasswordService } from './identity/password-service.ts';
+import { bootstrapWorkspace, firstRunLink } from './identity/setup.ts';
+import { outboxCommand } from './notify/cli.ts';
+import { createMailDispatcher, mailTransportFor, type MailDispatcher } from './notify/dispatcher.ts';
 import { AuditSigner } from './audit/signing.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { EmbeddedDriver } from './db/embedded.ts';
@@ -21,6 +26,9 @@ Commands:
            [--database NAME]  database name (default: palisade); passwords for the login roles are
                               taken from PALISADE_APP_PASSWORD and PALISADE_OWNER_PASSWORD if set
   lint                        check RLS coverage and privileges of the configured database
+  bootstrap --email ADDRESS --workspace NAME [--slug SLUG]
+                              create a workspace and print its owner's invitation link
+  outbox [--all]              show the mails waiting in the outbox (no SMTP_URL configured)
   audit verify                recompute every audit hash chain and check the signed checkpoints
         [--workspace ID] [--checkpoints FILE] [--public-key FILE]
   audit seal                  seal pending audit events now and sign checkpoints
@@ -64,7 +72,11 @@ async function loadSigner(config: Config): Promise<{ signer: AuditSigner; create
 async function serve(config: Config): Promise<void> {
   const { signer, created } = await loadSigner(config);
   const { db, applied } = await openDatabase({ config: config.database, modules: coreModules });
-  const app = await createApp({ config, db, modules: coreModules });
+  // The dispatcher logs through its own pino instance until the app's logger exists.
+  let mail: MailDispatcher | null = null;
+  const app = await createApp({ config, db, modules: coreModules, mailQueued: () => mail?.kick() });
+  mail = createMailDispatcher({ db, transport: mailTransportFor(config.mail.smtpUrl), log: app.log, from: config.mail.from });
+  mail.start();
   for (const warning of config.warnings) app.log.warn(warning);
   if (created) app.log.warn({ file: config.audit.signingKeyFile, keyId: signer.keyId }, 'generated a new audit signing key');
   if (applied.length > 0) app.log.info({ applied }, 'migrations applied');
@@ -87,11 +99,56 @@ async function serve(config: Config): Promise<void> {
     app.log.info({ signal }, 'shutting down');
     await app.close();
     await sealer?.stop();
+    await mail.stop();
     await db.close();
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   await app.listen({ host: config.host, port: config.port });
+  // First run: a one-time link (1 hour) to create the first workspace and its owner. Printed to
+  // the operator's terminal, not into the structured log.
+  const link = await firstRunLink(db, config.publicUrl);
+  if (link !== null) {
+    console.log(`\nNo workspace yet. Create the first one and its owner within the hour:\n  ${link}\n` +
+      `  (API: POST ${config.publicUrl}/api/v1/setup with the token from the link)\n`);
+  }
+}
+
+async function bootstrap(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, {
+    email: { type: 'string' },
+    workspace: { type: 'string' },
+    slug: { type: 'string' },
+  });
+  if (positionals.length > 0 || values.email === undefined || values.workspace === undefined) {
+    throw new UsageError('bootstrap: --email and --workspace are required');
+  }
+  const config = loadConfig(process.env);
+  const slug = values.slug ?? values.workspace.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  const { db } = await openDatabase({ config: config.database, modules: coreModules });
+  try {
+    const result = await bootstrapWorkspace(
+      { db, options: identityOptions(config), passwords: createPasswordService({ argon2: config.identity.argon2 }), mailQueued: () => undefined },
+      { email: values.email, workspaceName: values.workspace, workspaceSlug: slug },
+    );
+    console.log(`workspace ${values.workspace} (${result.workspaceId}) created. Its owner sets a password here (72 hours, once):\n  ${result.link}`);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function outbox(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, { all: { type: 'boolean' } });
+  if (positionals.length > 0) throw new UsageError('outbox: no arguments but --all');
+  const config = loadConfig(process.env);
+  const { db } = await openDatabase({ config: config.database, modules: coreModules });
+  try {
+    console.log(await outboxCommand(db, { all: values.all === true }));
+    return 0;
+  } finally {
+    await db.close();
+  }
 }
 
 async function audit(args: string[]): Promise<number> {
@@ -190,6 +247,10 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'audit':
       return audit(rest);
+    case 'bootstrap':
+      return bootstrap(rest);
+    case 'outbox':
+      return outbox(rest);
     case undefined:
       console.error(USAGE);
       return 2;

@@ -66,7 +66,7 @@ export async function openTestDatabase(options: { poolSize?: number } = {}): Pro
   const adminClient = new pg.Client({ connectionString: adminUrl.toString() });
   await adminClient.connect();
   const admin: AdminSql = {
-    query: async <R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> => {
+    query: async <R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> => {
       const r = await adminClient.query<R>(text, [...params]);
       return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
     },
@@ -84,7 +84,7 @@ export async function openTestDatabase(options: { poolSize?: number } = {}): Pro
       const client = new pg.Client({ connectionString: appUrl });
       await client.connect();
       return {
-        query: async <R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> => {
+        query: async <R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> => {
           const r = await client.query<R>(text, [...params]);
           return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
         },
@@ -109,6 +109,16 @@ export async function createWorkspace(db: Database, name = 'Test workspace'): Pr
   await db.withSystem('test: create workspace', (tx) =>
     tx.query('INSERT INTO central.workspaces (id, slug, name) VALUES ($1, $2, $3)', [id, uniqueSlug(), name]),
   );
+  return id;
+}
+
+/** Creates an account (no password) through the guarded bypass; returns its id. */
+export async function createUser(db: Database, email = `${uniqueSlug('user')}@example.com`): Promise<string> {
+  const { rows } = await db.withSystem('test: create user', (tx) =>
+    tx.query<{ id: string }>('INSERT INTO central.users (email, email_normalized) VALUES ($1, $1) RETURNING id', [email]),
+  );
+  const id = rows[0]?.id;
+  if (id === undefined) throw new Error('user insert returned nothing');
   return id;
 }
 

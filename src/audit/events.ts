@@ -17,6 +17,11 @@ export interface AuditEventInput {
   newValues?: Record<string, unknown>;
   reason?: string;
   /**
+   * Who and where, for events recorded inside withSystem before any session exists (a sign-in
+   * attempt). Ignored everywhere else: the database stamps the transaction's context.
+   */
+  actor?: { userId?: string | null; email?: string | null; ip?: string | null; userAgent?: string | null; sessionId?: string | null };
+  /**
    * The workspace the event belongs to. Defaults to the transaction's workspace; another value is
    * accepted only inside withSystem (RLS refuses it elsewhere).
    */
@@ -31,8 +36,9 @@ export interface AuditEventInput {
 export async function recordEvent(tx: Sql, event: AuditEventInput): Promise<string> {
   const { rows } = await tx.query<{ id: string }>(
     `INSERT INTO tenant.audit_events
-       (workspace_id, event_type, action, table_name, record_id, old_values, new_values, reason)
-     VALUES (coalesce($1::uuid, palisade.current_workspace()), $2, $3, $4, $5, $6, $7, $8)
+       (workspace_id, event_type, action, table_name, record_id, old_values, new_values, reason,
+        actor_user_id, actor_email, ip, user_agent, session_id)
+     VALUES (coalesce($1::uuid, palisade.current_workspace()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      RETURNING id`,
     [
       event.workspaceId ?? null,
@@ -43,6 +49,11 @@ export async function recordEvent(tx: Sql, event: AuditEventInput): Promise<stri
       event.oldValues === undefined ? null : JSON.stringify(event.oldValues),
       event.newValues === undefined ? null : JSON.stringify(event.newValues),
       event.reason ?? null,
+      event.actor?.userId ?? null,
+      event.actor?.email ?? null,
+      event.actor?.ip ?? null,
+      event.actor?.userAgent ?? null,
+      event.actor?.sessionId ?? null,
     ],
   );
   const id = rows[0]?.id;

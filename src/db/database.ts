@@ -17,6 +17,37 @@ export interface WorkspaceContext {
   route?: string | null;
 }
 
+/** What a request presents: its session token's hash, and the workspace its route names. */
+export interface RequestCredentials {
+  tokenHash: Buffer;
+  workspaceId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  route: string | null;
+  idleTimeoutSeconds: number;
+  privilegedMaxAgeSeconds: number;
+}
+
+/** The authenticated actor of a request, as palisade.begin_request found it. */
+export interface Principal {
+  userId: string;
+  email: string;
+  /** The role in the requested workspace; null for requests outside a workspace. */
+  role: 'owner' | 'admin' | 'member' | null;
+  sessionId: string;
+  sessionCreatedAt: Date;
+}
+
+/** The session may not proceed; `reason` is a stable code (SESSION_REVOKED, ROLE_CHANGED, …). */
+export class SessionRejected extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`session rejected: ${reason}`);
+    this.name = 'SessionRejected';
+    this.reason = reason;
+  }
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REASON = /^[\w .:/-]{1,200}$/;
 
@@ -65,7 +96,7 @@ export class Database {
   }
 
   /** One statement as palisade_app with no workspace context. */
-  async query<R extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+  async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
     return this.#driver.transaction('palisade_app', [], (tx) => tx.query<R>(text, params));
   }
 
@@ -101,6 +132,57 @@ export class Database {
       ],
       fn,
     );
+  }
+
+  /**
+   * Runs `fn` in one transaction for an authenticated request. The statement after BEGIN,
+   * palisade.begin_request(), validates the session, user, membership and every revocation
+   * cut-off and sets the context, all at once (AUTH-7): a revoked session fails here, on the very
+   * next request, with {@link SessionRejected}.
+   */
+  async withRequest<T>(
+    credentials: RequestCredentials,
+    fn: (tx: Sql, principal: Principal) => Promise<T>,
+    options: { systemReason?: string } = {},
+  ): Promise<T> {
+    if (credentials.workspaceId !== null && !UUID.test(credentials.workspaceId)) {
+      throw new TypeError(`workspaceId must be a UUID, got ${JSON.stringify(credentials.workspaceId)}`);
+    }
+    const reason = options.systemReason;
+    if (reason !== undefined && !REASON.test(reason)) throw new TypeError(`bad system reason ${JSON.stringify(reason)}`);
+    // Account-level actions of a signed-in user (their sessions, their password) run through the
+    // bypass, after the same session check: the actor is then stamped on every event they cause.
+    const role = reason === undefined ? 'palisade_app' : 'palisade_system';
+    const prelude = reason === undefined ? [] : [{ text: 'SELECT palisade.enter_system($1, $2)', params: [this.#systemKey, reason] }];
+    try {
+      return await this.#driver.transaction(role, prelude, async (tx) => {
+        const { rows } = await tx.query<{ user_id: string; email: string; role: Principal['role']; session_id: string; session_created_at: Date }>(
+          'SELECT user_id, email, role, session_id, session_created_at FROM palisade.begin_request($1, $2, $3, $4, $5, $6, $7)',
+          [
+            credentials.tokenHash,
+            credentials.workspaceId,
+            credentials.ip,
+            credentials.userAgent,
+            credentials.route,
+            credentials.idleTimeoutSeconds,
+            credentials.privilegedMaxAgeSeconds,
+          ],
+        );
+        const row = rows[0];
+        if (row === undefined) throw new SessionRejected('SESSION_INVALID');
+        return fn(tx, {
+          userId: row.user_id,
+          email: row.email,
+          role: row.role,
+          sessionId: row.session_id,
+          sessionCreatedAt: row.session_created_at,
+        });
+      });
+    } catch (error) {
+      const e = error as { code?: unknown; message?: unknown };
+      if (e.code === '28000' && typeof e.message === 'string' && /^[A-Z_]+$/.test(e.message)) throw new SessionRejected(e.message);
+      throw error;
+    }
   }
 
   /**

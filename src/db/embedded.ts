@@ -28,7 +28,7 @@ const parsers = {
   [types.BYTEA]: (value: string) => Buffer.from(value.slice(2), 'hex'),
 };
 
-function normalise<R extends Row>(result: { rows: R[]; affectedRows?: number }): QueryResult<R> {
+function normalise<R extends object>(result: { rows: R[]; affectedRows?: number }): QueryResult<R> {
   // PGlite reports affectedRows = 0 for a SELECT; pg's rowCount counts the rows returned.
   return { rows: result.rows, rowCount: Math.max(result.rows.length, result.affectedRows ?? 0) };
 }
@@ -39,7 +39,7 @@ interface PGliteQueryable {
 
 function handle(target: PGliteQueryable, guard: boolean): Sql {
   return {
-    async query<R extends Row = Row>(text: string, params: readonly unknown[] = []) {
+    async query<R extends object = Row>(text: string, params: readonly unknown[] = []) {
       if (guard && ROLE_CHANGE.test(text)) throw new RoleChangeRefused();
       return normalise<R>(await target.query<R>(text, [...params]));
     },
@@ -127,7 +127,9 @@ export class EmbeddedDriver implements Driver {
     return this.#pg.dumpDataDir('none');
   }
 
+  /** Idempotent: a second close (test teardown paths that share a driver) does nothing. */
   async close(): Promise<void> {
+    if (this.#pg.closed) return;
     await this.#pg.close();
   }
 }

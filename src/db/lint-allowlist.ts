@@ -11,6 +11,8 @@ export const definerFunctions: Readonly<Record<string, string>> = {
     'compares the transaction key with palisade_private.system_keys (unreadable by app roles); returns only a boolean',
   'palisade.enter_system':
     'executable by palisade_system only; refuses any key that is not a registered process key, logs each use',
+  'palisade.begin_request':
+    'takes a session token hash and returns only that session\'s own user, e-mail and role after every revocation check; sets the context once per transaction',
   'palisade.audit_seal':
     'executable by palisade_system only; writes chain fields of unsealed events once, after checking the batch continues the head',
   'palisade.audit_purge':

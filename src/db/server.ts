@@ -4,7 +4,7 @@ import type { Driver, DbRole, OwnerSession, QueryResult, Row, Sql } from './type
 /** Always the extended protocol, even without parameters: one statement per call, no stacking. */
 function handle(client: pg.PoolClient | pg.Client): Sql {
   return {
-    async query<R extends Row = Row>(text: string, params: readonly unknown[] = []) {
+    async query<R extends object = Row>(text: string, params: readonly unknown[] = []) {
       // queryMode is honoured by pg ≥ 8.12 but missing from @types/pg.
       const config: pg.QueryConfig & { queryMode: 'extended' } = { text, values: [...params], queryMode: 'extended' };
       const result = await client.query<R>(config);
@@ -79,7 +79,9 @@ export class ServerDriver implements Driver {
     };
   }
 
+  /** Idempotent: a second close (test teardown paths that share a driver) does nothing. */
   async close(): Promise<void> {
+    if (this.#pool.ended) return;
     await this.#pool.end();
   }
 }

@@ -1,6 +1,6 @@
 export type Row = Record<string, unknown>;
 
-export interface QueryResult<R extends Row = Row> {
+export interface QueryResult<R extends object = Row> {
   rows: R[];
   /** Rows inserted, updated, deleted or returned by the statement. */
   rowCount: number;
@@ -12,7 +12,7 @@ export interface QueryResult<R extends Row = Row> {
  * by PostgreSQL itself rather than silently run.
  */
 export interface Sql {
-  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends object = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 }
 
 /** Which database role a transaction runs as. */

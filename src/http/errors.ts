@@ -10,5 +10,6 @@ export const httpErrors = defineErrors({
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   URI_TOO_LONG: { status: 414, title: 'A path segment is too long' },
   BAD_REQUEST: { status: 400, title: 'Bad request' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests; slow down' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
 });

@@ -7,6 +7,8 @@ import type { ErrorCatalog } from './errors.ts';
 export interface ModuleContext {
   db: Database;
   config: Config;
+  /** Call after a commit that queued mail: the dispatcher sends it now rather than at its next poll. */
+  mailQueued: () => void;
 }
 
 /**

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkspace, openTestDatabase, sqlState, type TestDatabase } from '../../test/db.ts';
+import { createUser, createWorkspace, openTestDatabase, sqlState, type TestDatabase } from '../../test/db.ts';
 import { assertTenantIsolation, type Samples } from '../../test/isolation.ts';
 
 /**
@@ -16,9 +17,13 @@ const SAMPLES: Samples = {
     purged_at: new Date(), key_id: '0123456789abcdef', signature: Buffer.alloc(64, 4),
   }),
   'tenant.audit_legal_holds': () => ({ reason: 'litigation', table_name: 'tenant.departments', record_id: 'x' }),
+  'tenant.invitations': () => ({ role: 'member', token_hash: randomBytes(32), expires_at: new Date(Date.now() + 3_600_000) }),
+  'tenant.members': () => ({ role: 'member', user_id: memberUser }),
 };
 
 let t: TestDatabase;
+/** A real account for tenant.members rows (its user_id references central.users). */
+let memberUser = '';
 let a: string;
 let b: string;
 
@@ -26,6 +31,7 @@ beforeAll(async () => {
   t = await openTestDatabase();
   a = await createWorkspace(t.db, 'Workspace A');
   b = await createWorkspace(t.db, 'Workspace B');
+  memberUser = await createUser(t.db);
 });
 afterAll(async () => t.close());
 

@@ -63,22 +63,33 @@ CREATE POLICY audit_events_owner_maintenance ON tenant.audit_events FOR ALL TO p
   WITH CHECK (pg_catalog.current_setting('palisade.audit_maintenance', true) IN ('seal', 'purge', 'bypass'));
 
 -- Who, where and when come from the transaction's context, never from the inserting code: an
--- app that INSERTs an event directly cannot forge its actor, time or chain position.
+-- app that INSERTs an event directly cannot forge its actor, time or chain position. Inside
+-- withSystem (the key-holding role, trusted code) a field the context leaves empty may be given
+-- by the caller: a sign-in names the account it concerns before any session exists.
 CREATE FUNCTION palisade_private.audit_stamp() RETURNS trigger
   LANGUAGE plpgsql
 AS $$
 DECLARE
   system_reason text := nullif(pg_catalog.current_setting('palisade.system_reason', true), '');
+  trusted boolean := system_reason IS NOT NULL AND current_user = 'palisade_system';
 BEGIN
   NEW.occurred_at   := pg_catalog.clock_timestamp();
-  NEW.actor_user_id := nullif(pg_catalog.current_setting('palisade.user_id', true), '')::uuid;
-  NEW.actor_email   := nullif(pg_catalog.current_setting('palisade.user_email', true), '');
-  NEW.actor_role    := nullif(pg_catalog.current_setting('palisade.user_role', true), '');
-  NEW.session_id    := nullif(pg_catalog.current_setting('palisade.session_id', true), '');
-  NEW.device_id     := nullif(pg_catalog.current_setting('palisade.device_id', true), '');
-  NEW.ip            := nullif(pg_catalog.current_setting('palisade.ip', true), '')::inet;
-  NEW.user_agent    := nullif(pg_catalog.current_setting('palisade.user_agent', true), '');
-  NEW.route         := nullif(pg_catalog.current_setting('palisade.route', true), '');
+  NEW.actor_user_id := coalesce(nullif(pg_catalog.current_setting('palisade.user_id', true), '')::uuid,
+                                CASE WHEN trusted THEN NEW.actor_user_id END);
+  NEW.actor_email   := coalesce(nullif(pg_catalog.current_setting('palisade.user_email', true), ''),
+                                CASE WHEN trusted THEN NEW.actor_email END);
+  NEW.actor_role    := coalesce(nullif(pg_catalog.current_setting('palisade.user_role', true), ''),
+                                CASE WHEN trusted THEN NEW.actor_role END);
+  NEW.session_id    := coalesce(nullif(pg_catalog.current_setting('palisade.session_id', true), ''),
+                                CASE WHEN trusted THEN NEW.session_id END);
+  NEW.device_id     := coalesce(nullif(pg_catalog.current_setting('palisade.device_id', true), ''),
+                                CASE WHEN trusted THEN NEW.device_id END);
+  NEW.ip            := coalesce(nullif(pg_catalog.current_setting('palisade.ip', true), '')::inet,
+                                CASE WHEN trusted THEN NEW.ip END);
+  NEW.user_agent    := coalesce(nullif(pg_catalog.current_setting('palisade.user_agent', true), ''),
+                                CASE WHEN trusted THEN NEW.user_agent END);
+  NEW.route         := coalesce(nullif(pg_catalog.current_setting('palisade.route', true), ''),
+                                CASE WHEN trusted THEN NEW.route END);
   IF system_reason IS NOT NULL AND NEW.action <> 'SYSTEM' THEN
     NEW.reason := 'withSystem: ' || system_reason || coalesce(' / ' || NEW.reason, '');
   END IF;
