@@ -36,7 +36,7 @@ describe('loadConfig defaults', () => {
         argon2: { memoryCost: 19_456, timeCost: 2 },
         breachApiUrl: undefined,
       },
-      mail: { smtpUrl: undefined, from: 'Palisade <no-reply@localhost>' },
+      mail: { smtpUrl: undefined, from: 'no-reply@palisade.localhost' },
       audit: {
         signingKeyFile: resolve('./data/keys/audit-signing-key.pem'),
         createSigningKey: true,

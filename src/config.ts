@@ -57,8 +57,8 @@ const Env = z
     PASSWORD_BREACH_API_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** smtp:// or smtps:// URL; without it mails stay in the outbox (`palisade outbox`). */
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
-    /** Sender address of Palisade's mails. */
-    MAIL_FROM: z.string().min(3).default('Palisade <no-reply@localhost>'),
+    /** Sender address of Palisade's mails (one plain address; the display name is "Palisade"). */
+    MAIL_FROM: z.string().min(3).default('no-reply@palisade.localhost'),
     /** How often pending audit events are sealed into the hash chain; 0 turns the sealer off. */
     AUDIT_SEAL_INTERVAL_MS: integer(0, 3_600_000).default(1000),
     /** Minimum time between two signed checkpoints of one workspace. */

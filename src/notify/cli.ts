@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.ts';
 
-interface OutboxRow {
+// A type alias, not an interface: query<R>() wants an indexable row type.
+type OutboxRow = {
   id: string;
   workspace_id: string | null;
   kind: string;
@@ -12,7 +13,7 @@ interface OutboxRow {
   last_error: string | null;
   created_at: Date;
   sent_at: Date | null;
-}
+};
 
 /**
  * Makes stored text safe for a terminal: control characters other than line feed and tab

@@ -148,14 +148,15 @@ export function describeSendError(error: unknown, secrets: readonly string[] = [
   return text.length > 500 ? `${text.slice(0, 499)}…` : text;
 }
 
-interface ClaimedMail {
+// A type alias, not an interface: query<R>() wants an indexable row type.
+type ClaimedMail = {
   id: string;
   kind: string;
   to_address: string;
   subject: string;
   text_body: string;
   attempts: number;
-}
+};
 
 /** A PostgreSQL uuid[] literal; the ids come from the database, so they are UUIDs. */
 const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;

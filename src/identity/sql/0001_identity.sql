@@ -14,7 +14,7 @@ CREATE TABLE central.users (
   status               text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'deactivated')),
   -- Sessions created before this moment are dead (password change or reset, deactivation,
   -- sign-out everywhere).
-  sessions_valid_after timestamptz NOT NULL DEFAULT now(),
+  sessions_valid_after timestamptz NOT NULL DEFAULT '-infinity',
   failed_attempts      integer NOT NULL DEFAULT 0,
   locked_until         timestamptz,
   created_at           timestamptz NOT NULL DEFAULT now(),
@@ -36,8 +36,9 @@ CREATE TABLE tenant.members (
   role                 text NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
   status               text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'deactivated')),
   -- A role change or deactivation moves this forward: the member's older sessions stop working
-  -- in this workspace on their next request.
-  sessions_valid_after timestamptz NOT NULL DEFAULT now(),
+  -- in this workspace on their next request. Joining does not: a signed-in user who accepts an
+  -- invitation keeps their session.
+  sessions_valid_after timestamptz NOT NULL DEFAULT '-infinity',
   created_at           timestamptz NOT NULL DEFAULT now(),
   updated_at           timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (workspace_id, user_id)
