@@ -89,8 +89,8 @@ describe('AUD-4 audit rows are immutable for every role', () => {
     expect(await snapshot()).toBe(before);
   });
 
-  it.each(['tenant.audit_checkpoints', 'tenant.audit_purges'])('%s is append-only, even for a superuser in replica mode', async (table) => {
-    for (const statement of [`UPDATE ${table} SET key_id = key_id`, `DELETE FROM ${table}`, `TRUNCATE ${table}`]) {
+  it.each(['tenant.audit_checkpoints', 'tenant.audit_purges', 'central.login_attempts'])('%s is append-only, even for a superuser in replica mode', async (table) => {
+    for (const statement of [`UPDATE ${table} SET created_at = created_at`.replace('created_at = created_at', table === 'central.login_attempts' ? 'reason = reason' : 'key_id = key_id'), `DELETE FROM ${table}`, `TRUNCATE ${table}`]) {
       await t.admin.script('BEGIN');
       try {
         await t.admin.script('SET LOCAL session_replication_role = replica');
@@ -104,6 +104,7 @@ describe('AUD-4 audit rows are immutable for every role', () => {
            VALUES ($1, 1, 1, 1, $2, now(), now(), '0123456789abcdef', $3)`,
           [ws, Buffer.alloc(32), Buffer.alloc(64)],
         );
+        await t.admin.query(`INSERT INTO central.login_attempts (email, succeeded, reason) VALUES ('x@example.com', false, 'bad_password')`);
         expect(await sqlState(t.admin.query(statement)), statement).toBe('42501');
       } finally {
         await t.admin.script('ROLLBACK');

@@ -156,6 +156,20 @@ BEGIN
 END
 $$;
 
+-- Makes a table append-only for every role, replica mode included (called by the migrations of
+-- checkpoints, deletion certificates, the login audit).
+CREATE FUNCTION palisade_private.enable_append_only(tbl regclass) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  EXECUTE pg_catalog.format('CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION palisade_private.append_only()', tbl);
+  EXECUTE pg_catalog.format('CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION palisade_private.append_only()', tbl);
+  EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER append_only', tbl);
+  EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER append_only_truncate', tbl);
+END
+$$;
+
 -- ---------------------------------------------------------------------------------------------
 -- Signed checkpoints: the chain head of a workspace at a moment, signed with Ed25519 by the
 -- process that sealed it. Exported outside the database, they expose a chain rewritten end to end.
@@ -170,12 +184,7 @@ CREATE TABLE tenant.audit_checkpoints (
 );
 SELECT palisade_private.enable_tenant_rls('tenant.audit_checkpoints', 'SELECT');
 GRANT INSERT ON tenant.audit_checkpoints TO palisade_system;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON tenant.audit_checkpoints
-  FOR EACH ROW EXECUTE FUNCTION palisade_private.append_only();
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON tenant.audit_checkpoints
-  FOR EACH STATEMENT EXECUTE FUNCTION palisade_private.append_only();
-ALTER TABLE tenant.audit_checkpoints ENABLE ALWAYS TRIGGER append_only;
-ALTER TABLE tenant.audit_checkpoints ENABLE ALWAYS TRIGGER append_only_truncate;
+SELECT palisade_private.enable_append_only('tenant.audit_checkpoints');
 
 -- ---------------------------------------------------------------------------------------------
 -- Retention (AUD-7): per workspace, 7 years unless configured; legal holds; certificates.
@@ -220,12 +229,7 @@ CREATE TABLE tenant.audit_purges (
   CHECK (from_seq <= through_seq AND event_count = through_seq - from_seq + 1)
 );
 SELECT palisade_private.enable_tenant_rls('tenant.audit_purges', 'SELECT');
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON tenant.audit_purges
-  FOR EACH ROW EXECUTE FUNCTION palisade_private.append_only();
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON tenant.audit_purges
-  FOR EACH STATEMENT EXECUTE FUNCTION palisade_private.append_only();
-ALTER TABLE tenant.audit_purges ENABLE ALWAYS TRIGGER append_only;
-ALTER TABLE tenant.audit_purges ENABLE ALWAYS TRIGGER append_only_truncate;
+SELECT palisade_private.enable_append_only('tenant.audit_purges');
 
 CREATE POLICY audit_config_owner_purge ON tenant.audit_config FOR SELECT TO palisade_owner
   USING (pg_catalog.current_setting('palisade.audit_maintenance', true) = 'purge');

@@ -156,12 +156,7 @@ ALTER TABLE central.login_attempts FORCE ROW LEVEL SECURITY;
 CREATE POLICY login_attempts_system ON central.login_attempts FOR ALL TO palisade_system
   USING ((SELECT palisade.system_ok())) WITH CHECK ((SELECT palisade.system_ok()));
 GRANT SELECT, INSERT ON central.login_attempts TO palisade_system;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON central.login_attempts
-  FOR EACH ROW EXECUTE FUNCTION palisade_private.append_only();
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON central.login_attempts
-  FOR EACH STATEMENT EXECUTE FUNCTION palisade_private.append_only();
-ALTER TABLE central.login_attempts ENABLE ALWAYS TRIGGER append_only;
-ALTER TABLE central.login_attempts ENABLE ALWAYS TRIGGER append_only_truncate;
+SELECT palisade_private.enable_append_only('central.login_attempts');
 
 -- One-time setup link for the first workspace (first run), stored hashed; system role only.
 CREATE TABLE central.setup_tokens (
