@@ -90,7 +90,8 @@ describe('AUD-4 audit rows are immutable for every role', () => {
   });
 
   it.each(['tenant.audit_checkpoints', 'tenant.audit_purges', 'central.login_attempts'])('%s is append-only, even for a superuser in replica mode', async (table) => {
-    for (const statement of [`UPDATE ${table} SET created_at = created_at`.replace('created_at = created_at', table === 'central.login_attempts' ? 'reason = reason' : 'key_id = key_id'), `DELETE FROM ${table}`, `TRUNCATE ${table}`]) {
+    const column = table === 'central.login_attempts' ? 'reason' : 'key_id';
+    for (const statement of [`UPDATE ${table} SET ${column} = ${column}`, `DELETE FROM ${table}`, `TRUNCATE ${table}`]) {
       await t.admin.script('BEGIN');
       try {
         await t.admin.script('SET LOCAL session_replication_role = replica');
