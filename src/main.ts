@@ -75,7 +75,19 @@ async function serve(config: Config): Promise<void> {
   // The dispatcher logs through its own pino instance until the app's logger exists.
   let mail: MailDispatcher | null = null;
   const app = await createApp({ config, db, modules: coreModules, mailQueued: () => mail?.kick() });
-  mail = createMailDispatcher({ db, transport: mailTransportFor(config.mail.smtpUrl), log: app.log, from: config.mail.from });
+  mail = createMailDispatcher({
+    db,
+    transport: mailTransportFor(config.mail.smtpUrl),
+    log: app.log,
+    from: config.mail.from,
+    // Without SMTP, outside production, mails are shown on the terminal as they are queued, so
+    // the embedded quick start works offline (the structured log never carries a body or link).
+    ...(config.env === 'production'
+      ? {}
+      : { printOutboxMail: (m: { id: string; to: string; subject: string; text: string }) => {
+          console.log(`\n--- mail ${m.id} (outbox, no SMTP_URL) ---\nTo: ${m.to}\nSubject: ${m.subject}\n\n${m.text}--- end of mail ---\n`);
+        } }),
+  });
   mail.start();
   for (const warning of config.warnings) app.log.warn(warning);
   if (created) app.log.warn({ file: config.audit.signingKeyFile, keyId: signer.keyId }, 'generated a new audit signing key');

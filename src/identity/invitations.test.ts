@@ -190,3 +190,26 @@ describe('AUTH-2 password reset by mail only', () => {
     expect(recipients).toEqual(['bob@example.com']);
   });
 });
+
+describe('AUTH-11 AUD-1 the identity flows leave their audit events', () => {
+  it('records invitations sent, withdrawn and accepted, memberships, sign-ins, password changes and resets', async () => {
+    const { rows } = await h.db.withSystem('test: read audit', (tx) =>
+      tx.query<{ event_type: string; table_name: string | null }>(
+        `SELECT DISTINCT event_type, table_name FROM tenant.audit_events WHERE workspace_id = $1 OR workspace_id = '00000000-0000-0000-0000-000000000000'`,
+        [ws],
+      ),
+    );
+    const seen = rows.map((r) => `${r.event_type} ${r.table_name ?? ''}`.trim());
+    expect(seen).toEqual(expect.arrayContaining([
+      'data.created tenant.invitations', // invitation sent
+      'data.updated tenant.invitations', // withdrawn, replaced, accepted
+      'members.invitation_accepted tenant.invitations',
+      'data.created tenant.members',
+      'auth.login central.users',
+      'auth.password_reset_requested central.users',
+      'auth.password_reset central.users',
+      'auth.password_changed central.users',
+      'workspace.created central.workspaces',
+    ]));
+  });
+});

@@ -159,3 +159,17 @@ describe('AUTH-12 CSRF and origin checks', () => {
     expect(proto.statusCode).toBe(400);
   });
 });
+
+describe('AUTH-12 rate limits on sign-in', () => {
+  // One client address gets 20 sign-in attempts a minute; another address is not affected.
+  it('answers 429 RATE_LIMITED past the limit, per client address', async () => {
+    const ip = clientIp();
+    const codes: number[] = [];
+    for (let i = 0; i < 22; i++) codes.push((await attempt(`nobody-${i}@example.com`, 'Wrong-Password-123!', ip)).statusCode);
+    expect(codes.slice(0, 20).every((c) => c === 401)).toBe(true);
+    const limited = await attempt('nobody@example.com', 'Wrong-Password-123!', ip);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    expect((await attempt('nobody@example.com', 'Wrong-Password-123!', clientIp())).statusCode).toBe(401);
+  });
+});

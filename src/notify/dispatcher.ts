@@ -30,6 +30,11 @@ export interface MailDispatcherOptions {
   retryBaseMs?: number;
   /** Upper bound of the retry delay. @default 3600000 */
   retryMaxMs?: number;
+  /**
+   * Outbox mode only: also hand each new mail, body included, to this printer (the development
+   * server prints it on the operator's terminal, never into the structured log). @default none
+   */
+  printOutboxMail?: (mail: { id: string; to: string; subject: string; text: string }) => void;
   /** Mails claimed per database transaction. @default 10 */
   batchSize?: number;
   /** One SMTP send is aborted after this long (and retried later). @default 60000 */
@@ -186,8 +191,16 @@ async function claim(tx: Sql, options: { limit: number; leaseMs: number; skip: r
 }
 
 /** Outbox mode: takes due mails out of the dispatchers' queue for good; they wait for the CLI. */
-async function announce(tx: Sql, options: { limit: number }): Promise<{ id: string; kind: string; to_address: string }[]> {
-  const { rows } = await tx.query<{ id: string; kind: string; to_address: string }>(
+interface Announced {
+  id: string;
+  kind: string;
+  to_address: string;
+  subject: string;
+  text_body: string | null;
+}
+
+async function announce(tx: Sql, options: { limit: number }): Promise<Announced[]> {
+  const { rows } = await tx.query<Announced>(
     `WITH due AS (
        SELECT id FROM central.mail_outbox
         WHERE status = 'queued' AND next_attempt_at <= now()
@@ -196,7 +209,7 @@ async function announce(tx: Sql, options: { limit: number }): Promise<{ id: stri
         FOR UPDATE SKIP LOCKED)
      UPDATE central.mail_outbox m SET next_attempt_at = 'infinity'
        FROM due WHERE m.id = due.id
-     RETURNING m.id, m.kind, m.to_address`,
+     RETURNING m.id, m.kind, m.to_address, m.subject, m.text_body`,
     [options.limit],
   );
   return rows;
@@ -310,6 +323,7 @@ export function createMailDispatcher(options: MailDispatcherOptions): MailDispat
         for (const r of rows) {
           result.announced += 1;
           log.info({ mailId: r.id, kind: r.kind, to: r.to_address }, `mail ${r.id} to ${r.to_address} queued; ${OUTBOX_HINT}`);
+          options.printOutboxMail?.({ id: r.id, to: r.to_address, subject: r.subject, text: r.text_body ?? '' });
         }
         if (rows.length < batchSize) return result;
       }
