@@ -164,3 +164,24 @@ describe('AUD-5 audit commands, end to end on an embedded data folder', () => {
     expect(noOut.code).toBe(2);
   });
 });
+
+describe('AUTH-11 palisade bootstrap', () => {
+  it('creates a workspace and prints its owner invitation link; refuses a second one with the same address', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'palisade-bootstrap-'));
+    try {
+      const first = await palisade(['bootstrap', '--email', 'Owner@Acme.example', '--workspace', 'Acme Corp'], { PALISADE_DATA_DIR: dir });
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/^workspace Acme Corp \([0-9a-f-]{36}\) created\./m);
+      expect(first.stdout).toMatch(/\/accept-invitation#workspace=[0-9a-f-]{36}&token=[A-Za-z0-9_-]{43}$/m);
+      const again = await palisade(['bootstrap', '--email', 'owner@acme.example', '--workspace', 'Acme Corp'], { PALISADE_DATA_DIR: dir });
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/workspace address is taken/);
+      const bad = await palisade(['bootstrap', '--email', 'a@x.example,b@y.example', '--workspace', 'Other'], { PALISADE_DATA_DIR: dir });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/exactly one e-mail address/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
