@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asSuperuserWithoutTriggers, testSigner } from '../../test/audit.ts';
-import { createWorkspace, openTestDatabase, type TestDatabase } from '../../test/db.ts';
+import { createWorkspace, freshDriver, openTestDatabase, type TestDatabase } from '../../test/db.ts';
+import { Database } from '../db/database.ts';
+import { migrateDriver } from '../db/open.ts';
+import { coreModules } from '../modules.ts';
 import { CANONICAL_SQL, genesisHash, linkHash } from './chain.ts';
 import { exportCheckpoints, parseCheckpoints } from './checkpoints.ts';
-import { sealWorkspace } from './seal.ts';
+import { sealAll, sealWorkspace } from './seal.ts';
 import { AuditSigner } from './signing.ts';
 
 let t: TestDatabase;
@@ -146,6 +149,28 @@ describe('AUD-5 hash chain and signed checkpoints', () => {
       return verifyAudit(tx, { keys: trustedKeys(signer.publicKey), workspaceId: ws });
     });
     expect(report.ok).toBe(true);
+  });
+
+  it('an idle sealer writes nothing: no bypass record, no new event', async () => {
+    // A database of its own: on a server the run's database has other files writing meanwhile.
+    const fresh = await freshDriver();
+    await migrateDriver(fresh.driver, coreModules);
+    const db = await Database.open(fresh.driver);
+    try {
+      const ws = await createWorkspace(db);
+      expect((await sealAll(db, signer)).map((r) => r.sealed).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      const count = async () =>
+        (await db.withSystem('audit: test counts events', (tx) => tx.query<{ n: string }>('SELECT count(*) AS n FROM tenant.audit_events'))).rows[0]?.n;
+      const before = await count();
+      expect(await sealAll(db, signer)).toEqual([]);
+      expect(await sealAll(db, signer)).toEqual([]);
+      // The count itself opened the bypass once (one record); nothing else was written.
+      expect(Number(await count())).toBe(Number(before) + 1);
+      expect((await verify(db, { workspaceId: ws })).ok).toBe(true);
+    } finally {
+      await db.close();
+      await fresh.drop();
+    }
   });
 
   it('50 concurrent writers and 3 concurrent sealers in one workspace keep one valid chain', async () => {

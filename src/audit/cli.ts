@@ -48,7 +48,7 @@ export function formatReport(report: VerifyReport, withFile: boolean): string {
 
 /** `palisade audit seal`: seals everything pending and signs a checkpoint of each new head. */
 export async function sealCommand(db: Database, signer: AuditSigner): Promise<string> {
-  const results = await sealAll(db, signer, { checkpointAfterMs: 0 });
+  const results = await sealAll(db, signer, { checkpointAfterMs: 0, force: true });
   const sealed = results.reduce((n, r) => n + r.sealed, 0);
   return `sealed ${sealed} events in ${results.length} workspace(s)`;
 }

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.ts';
 import type { Sql } from '../db/types.ts';
-import { CANONICAL_SQL, genesisHash, linkHash } from './chain.ts';
+import { CANONICAL_SQL, genesisHash, linkHash, PLATFORM_WORKSPACE } from './chain.ts';
 import { checkpointMessage, type AuditSigner } from './signing.ts';
 import { byteaArray, textArray } from './sql-arrays.ts';
 
@@ -124,10 +124,20 @@ export async function workspacesWithUnsealed(db: Database): Promise<string[]> {
   return rows.map((r) => r.workspace_id);
 }
 
-/** Seals every workspace that has unsealed events. */
-export async function sealAll(db: Database, signer: AuditSigner, options: SealOptions = {}): Promise<SealResult[]> {
+/**
+ * Seals every workspace that has unsealed events, the platform trail last so that it also takes
+ * in the bypass records this very run wrote. Asks first, without the bypass, whether there is
+ * anything to do: an idle sealer writes nothing.
+ */
+export async function sealAll(db: Database, signer: AuditSigner, options: SealOptions & { force?: boolean } = {}): Promise<SealResult[]> {
+  if (options.force !== true) {
+    const { rows } = await db.query<{ pending: boolean }>('SELECT palisade.audit_has_unsealed() AS pending');
+    if (rows[0]?.pending !== true) return [];
+  }
+  const workspaces = await workspacesWithUnsealed(db);
+  const ordered = [...workspaces.filter((w) => w !== PLATFORM_WORKSPACE), PLATFORM_WORKSPACE];
   const results: SealResult[] = [];
-  for (const ws of await workspacesWithUnsealed(db)) results.push(await sealWorkspace(db, signer, ws, options));
+  for (const ws of ordered) results.push(await sealWorkspace(db, signer, ws, options));
   return results;
 }
 

@@ -15,6 +15,8 @@ export const definerFunctions: Readonly<Record<string, string>> = {
     'takes a session token hash and returns only that session\'s own user, e-mail and role after every revocation check; sets the context once per transaction',
   'palisade.audit_seal':
     'executable by palisade_system only; writes chain fields of unsealed events once, after checking the batch continues the head',
+  'palisade.audit_has_unsealed':
+    'returns one boolean (some audit event awaits sealing), so the sealer need not open the bypass to find out',
   'palisade.audit_purge':
     'executable by palisade_system only; deletes only sealed, expired, unheld events from the start of a chain, with a signed certificate',
 };

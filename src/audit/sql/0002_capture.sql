@@ -235,3 +235,25 @@ BEGIN
   PERFORM pg_catalog.set_config('palisade.system_reason', reason, true);
 END
 $$;
+
+-- Whether any event waits to be sealed, not counting the sealer's own bypass records (they are
+-- sealed with the next real work). Lets the sealer's timer ask without opening the bypass, which
+-- would itself write an event, every tick, forever. Returns one boolean and nothing else.
+CREATE FUNCTION palisade.audit_has_unsealed() RETURNS boolean
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  pending boolean;
+BEGIN
+  PERFORM pg_catalog.set_config('palisade.audit_maintenance', 'seal', true);
+  SELECT EXISTS (
+    SELECT FROM tenant.audit_events e
+     WHERE e.seq IS NULL
+       AND NOT (e.workspace_id = '00000000-0000-0000-0000-000000000000'
+                AND e.event_type = 'system.bypass' AND e.reason LIKE 'audit: %')) INTO pending;
+  PERFORM pg_catalog.set_config('palisade.audit_maintenance', '', true);
+  RETURN pending;
+END
+$$;
+GRANT EXECUTE ON FUNCTION palisade.audit_has_unsealed() TO palisade_app;
