@@ -17,6 +17,8 @@ export const definerFunctions: Readonly<Record<string, string>> = {
     'executable by palisade_system only; writes chain fields of unsealed events once, after checking the batch continues the head',
   'palisade.audit_has_unsealed':
     'returns one boolean (some audit event awaits sealing), so the sealer need not open the bypass to find out',
+  'palisade.mail_due':
+    'returns one boolean (some mail is due), so an idle mail dispatcher need not open the bypass',
   'palisade.audit_purge':
     'executable by palisade_system only; deletes only sealed, expired, unheld events from the start of a chain, with a signed certificate',
 };

@@ -50,3 +50,22 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON central.mail_outbox TO palisade_system;
 -- No audit row trigger: it would copy every body, with its one-time link, into the immutable
 -- audit trail. The business action that queues a mail (invitation, reset request) is audited by
 -- its own module.
+
+-- Whether any mail is due, so the dispatcher's poll need not open the bypass (each opening is
+-- an audit record) when there is nothing to send. Returns one boolean and nothing else.
+CREATE POLICY mail_outbox_owner_due ON central.mail_outbox FOR SELECT TO palisade_owner
+  USING (pg_catalog.current_setting('palisade.mail_due_check', true) = 'on');
+CREATE FUNCTION palisade.mail_due() RETURNS boolean
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  due boolean;
+BEGIN
+  PERFORM pg_catalog.set_config('palisade.mail_due_check', 'on', true);
+  SELECT EXISTS (SELECT FROM central.mail_outbox m WHERE m.status = 'queued' AND m.next_attempt_at <= pg_catalog.now()) INTO due;
+  PERFORM pg_catalog.set_config('palisade.mail_due_check', '', true);
+  RETURN due;
+END
+$$;
+GRANT EXECUTE ON FUNCTION palisade.mail_due() TO palisade_app;
