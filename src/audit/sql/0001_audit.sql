@@ -38,10 +38,11 @@ CREATE TABLE tenant.audit_events (
   prev_hash     bytea,
   hash          bytea,
   PRIMARY KEY (workspace_id, id),
-  UNIQUE (workspace_id, seq),
   CHECK ((seq IS NULL) = (hash IS NULL) AND (seq IS NULL) = (prev_hash IS NULL)),
   CHECK (octet_length(hash) = 32 AND octet_length(prev_hash) = 32)
 );
+-- Partial: an event enters the chain's index when it is sealed, not on the writer's path.
+CREATE UNIQUE INDEX audit_events_chain ON tenant.audit_events (workspace_id, seq) WHERE seq IS NOT NULL;
 CREATE INDEX audit_events_time ON tenant.audit_events (workspace_id, occurred_at);
 CREATE INDEX audit_events_record ON tenant.audit_events (workspace_id, table_name, record_id);
 -- The sealer's queue: only unsealed events are in it, so it stays small.
