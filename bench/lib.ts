@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import pg from 'pg';
 
 /** What `npm run bench -- <name>` runs: parses its own options from `argv`. */
@@ -148,4 +150,50 @@ export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Pids of processes whose command line matches `pattern` (`pgrep -f`, an extended regular
+ * expression), this process excepted. execFile, not a shell: a shell's own command line, which
+ * contains the pattern, would match.
+ */
+export async function runningProcesses(pattern: string): Promise<number[]> {
+  try {
+    const { stdout } = await execFileAsync('pgrep', ['-f', pattern]);
+    return stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map(Number)
+      .filter((pid) => pid !== process.pid);
+  } catch (error) {
+    // pgrep exits 1 when nothing matches.
+    if ((error as { code?: unknown }).code === 1) return [];
+    throw error;
+  }
+}
+
+/**
+ * Waits (however long) until no process matches `pattern`, polling every 2 s; `onWait` is told
+ * the matching pids at most every 30 s. Returns how long it waited (ms).
+ */
+export async function waitUntilNoneRunning(pattern: string, onWait: (pids: number[]) => void): Promise<number> {
+  const start = now();
+  let lastTold = -Infinity;
+  for (;;) {
+    const pids = await runningProcesses(pattern);
+    if (pids.length === 0) return now() - start;
+    if (now() - lastTold > 30_000) {
+      onWait(pids);
+      lastTold = now();
+    }
+    await sleep(2000);
+  }
 }

@@ -43,7 +43,7 @@ BEGIN
   VALUES (
     (subject ->> ws_column)::uuid,
     CASE TG_OP WHEN 'INSERT' THEN 'data.created' WHEN 'UPDATE' THEN 'data.updated' ELSE 'data.deleted' END,
-    CASE TG_OP WHEN 'INSERT' THEN 'CREATE' WHEN 'UPDATE' THEN 'UPDATE' ELSE 'DELETE' END,
+    (CASE TG_OP WHEN 'INSERT' THEN 'CREATE' WHEN 'UPDATE' THEN 'UPDATE' ELSE 'DELETE' END)::palisade.audit_action,
     TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME,
     CASE WHEN pg_catalog.cardinality(key_cols) = 1 THEN subject ->> key_cols[1]
          ELSE (SELECT pg_catalog.jsonb_object_agg(k, subject -> k) FROM pg_catalog.unnest(key_cols) k)::text END,
