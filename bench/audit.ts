@@ -21,10 +21,9 @@
  * waits until no `bench/run.ts rls` process runs and other processes use less than
  * FOREIGN_CPU_LIMIT cores, and repeats a write slice or verify run that such load overlapped.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { CANONICAL_SQL, PLATFORM_WORKSPACE } from '../src/audit/chain.ts';
 import { sealAll } from '../src/audit/seal.ts';
@@ -44,6 +43,7 @@ import {
   now,
   percentile,
   positiveInt,
+  runningProcesses,
   timed,
   UsageError,
   withDatabase,
@@ -184,23 +184,8 @@ const sleep = (ms: number) =>
 // ---------------------------------------------------------------------------------------------
 // Other work on the machine
 
-const pgrep = promisify(execFile);
-
-/** Pids of other benches matching OTHER_BENCH. execFile, not a shell: a shell's own command line would match. */
-async function otherBenches(): Promise<number[]> {
-  try {
-    const { stdout } = await pgrep('pgrep', ['-f', OTHER_BENCH]);
-    return stdout
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map(Number)
-      .filter((pid) => pid !== process.pid);
-  } catch (error) {
-    // pgrep exits 1 when nothing matches.
-    if ((error as { code?: unknown }).code === 1) return [];
-    throw error;
-  }
-}
+/** Pids of other benches matching OTHER_BENCH. */
+const otherBenches = (): Promise<number[]> => runningProcesses(OTHER_BENCH);
 
 /** CPU ticks (1/100 s) used so far by each process that is not part of this bench. */
 interface CpuSnapshot {

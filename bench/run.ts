@@ -26,13 +26,25 @@ const benches: Readonly<Record<string, BenchEntry>> = {
   audit: {
     description: 'audit trail cost: write throughput unaudited/audited/chained, sealing and verify speed (PostgreSQL server)',
     options: [
-      '--seconds N      measured seconds per cell, in 2 alternating slices (8)',
-      '--warmup MS      unmeasured warm-up before each slice, milliseconds (1000)',
+      '--seconds N      measured seconds per cell, in 4 alternating slices (8)',
+      '--warmup MS      unmeasured warm-up before each slice, milliseconds (500)',
       '--workspaces N   workspaces of the "many" layout and of the verify events (100)',
       '--events N       events to seal and verify; fewer if sealing would exceed 180 s (1000000)',
       'env PALISADE_BENCH_ADMIN_URL   superuser URL (postgres://postgres@127.0.0.1:5432/postgres)',
     ],
     load: () => import('./audit.ts'),
+  },
+  http: {
+    description: 'HTTP throughput and latency: bare Fastify + pg vs. Palisade\'s full request path; sign-in vs. raw argon2id (PostgreSQL server)',
+    options: [
+      '--seconds N      measured seconds per row (10)',
+      '--warmup N       unmeasured warm-up seconds before each row (2)',
+      '--connections N  autocannon connections (10)',
+      '--pool N         database pool size, bare and Palisade alike (10)',
+      '--no-breakdown   skip the rows that add Palisade\'s layers one at a time (6 rows fewer)',
+      'env PALISADE_BENCH_ADMIN_URL   superuser URL (postgres://postgres@127.0.0.1:5432/postgres)',
+    ],
+    load: () => import('./http.ts'),
   },
 };
 

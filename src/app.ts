@@ -98,6 +98,7 @@ export async function createApp({ config, db, modules, logStream, mailQueued = (
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  for (const module of modules) await module.global?.(app, { db, config, mailQueued });
   for (const module of modules) {
     const routes = module.routes;
     if (routes === undefined) continue;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { csrfTokenFor } from '../identity/tokens.ts';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -350,7 +351,8 @@ describe('logs', () => {
     const secret = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
     const cookie = secret('cookie');
     const bearer = secret('bearer');
-    const csrf = secret('csrf');
+    // The session's CSRF token, so the state-changing requests pass the CSRF check and reach the handler.
+    const csrf = csrfTokenFor(cookie);
     const password = secret('password');
     const queryToken = secret('querytoken');
     const requestId = secret('reqid');

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { defineModule } from '../kernel/module.ts';
 import { identityErrors } from './errors.ts';
 import { createPasswordService } from './password-service.ts';
-import { identityRoutes } from './routes.ts';
+import { identityRoutes, registerCsrfGuard } from './routes.ts';
 import type { IdentityOptions } from './service.ts';
 
 /** The identity service's settings, from the configuration. */
@@ -28,6 +28,9 @@ export const identityModule = defineModule({
   id: 'identity',
   migrations: new URL('./sql/', import.meta.url),
   errors: identityErrors,
+  async global(app, { config }) {
+    registerCsrfGuard(app, { secureCookies: config.publicUrl.startsWith('https://'), allowedOrigins: [new URL(config.publicUrl).origin] });
+  },
   async routes(app, { db, config, mailQueued }) {
     const passwords = createPasswordService({
       argon2: config.identity.argon2,

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { SessionRejected } from '../db/database.ts';
 import { errorsOf } from '../kernel/errors.ts';
-import { identityErrors, type IdentityErrorCode } from './errors.ts';
+import { identityErrors } from './errors.ts';
 import { acceptInvitation, invite, listInvitations, revokeInvitation } from './invitations.ts';
 import { forceSignOut, listMemberSessions, listMembers, removeMember, revokeWorkspaceSessions, updateMember } from './members.ts';
 import {
@@ -56,6 +55,25 @@ export function cookieName(secure: boolean): string {
   return secure ? '__Host-palisade_session' : 'palisade_session';
 }
 
+/**
+ * AUTH-12, for every route of every module: a state-changing request must come from our own
+ * origin, and one carrying a session cookie must also present the session's CSRF token in a
+ * header that a cross-site form cannot set. JSON-only bodies (text/plain and forms get 415) close
+ * the remaining form path. Registered on the root instance (ModuleDefinition.global).
+ */
+export function registerCsrfGuard(app: FastifyInstance, http: Pick<IdentityHttpOptions, 'secureCookies' | 'allowedOrigins'>): void {
+  const name = cookieName(http.secureCookies);
+  app.addHook('preHandler', async (request) => {
+    if (!UNSAFE.has(request.method)) return;
+    const origin = request.headers.origin;
+    if (origin !== undefined && !http.allowedOrigins.includes(origin)) throw fail('ORIGIN_NOT_ALLOWED');
+    const t = request.cookies[name];
+    if (t === undefined) return;
+    const header = request.headers['x-csrf-token'];
+    if (typeof header !== 'string' || !safeEqual(header, csrfTokenFor(t))) throw fail('CSRF_TOKEN_INVALID');
+  });
+}
+
 /** The routes of sign-in, sessions, invitations, members and passwords. */
 export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, http: IdentityHttpOptions): Promise<void> {
   const name = cookieName(http.secureCookies);
@@ -88,28 +106,6 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
       maxAge: http.sessionMaxAgeSeconds,
     });
   };
-
-  // AUTH-12: a state-changing request must come from our own origin, and one carrying a session
-  // cookie must also present the session's CSRF token in a header that a cross-site form cannot
-  // set. JSON-only bodies (text/plain and forms get 415) close the remaining form path.
-  app.addHook('preHandler', async (request) => {
-    if (!UNSAFE.has(request.method)) return;
-    const origin = request.headers.origin;
-    if (origin !== undefined && !http.allowedOrigins.includes(origin)) throw fail('ORIGIN_NOT_ALLOWED');
-    const t = sessionToken(request);
-    if (t === undefined) return;
-    const header = request.headers['x-csrf-token'];
-    if (typeof header !== 'string' || !safeEqual(header, csrfTokenFor(t))) throw fail('CSRF_TOKEN_INVALID');
-  });
-
-  // A revoked, expired or foreign session ends here with the reason as its code.
-  app.setErrorHandler((error, _request, reply) => {
-    if (error instanceof SessionRejected) {
-      if (error.reason !== 'NOT_A_MEMBER') reply.clearCookie(name, { path: '/' });
-      throw fail(error.reason as IdentityErrorCode);
-    }
-    throw error;
-  });
 
   const sessionBody = z.object({ userId: z.uuid(), csrfToken: z.string(), expiresAt: z.date() });
   const sessionResponse = (s: NewSession) => ({ userId: s.userId, csrfToken: s.csrfToken, expiresAt: s.expiresAt });

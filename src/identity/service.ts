@@ -1,10 +1,10 @@
 import { PLATFORM_WORKSPACE } from '../audit/chain.ts';
 import { recordEvent } from '../audit/events.ts';
-import type { Database, Principal, RequestCredentials } from '../db/database.ts';
+import { SessionRejected, type Database, type Principal, type RequestCredentials } from '../db/database.ts';
 import type { Sql } from '../db/types.ts';
 import { errorsOf, type AppError } from '../kernel/errors.ts';
 import { queueMail } from '../notify/outbox.ts';
-import { identityErrors } from './errors.ts';
+import { identityErrors, type IdentityErrorCode } from './errors.ts';
 import { csrfTokenFor, hashToken, issueToken, isWellFormedToken, normalizeEmail } from './tokens.ts';
 
 const fail = errorsOf(identityErrors);
@@ -68,24 +68,42 @@ function credentials(deps: IdentityDeps, token: string, workspaceId: string | nu
   };
 }
 
+/**
+ * Runs a request's transaction after the session check; a rejected session becomes the public
+ * error of its reason (401 SESSION_REVOKED, ROLE_CHANGED, … or 404 NOT_A_MEMBER).
+ */
+async function withSession<T>(
+  deps: IdentityDeps,
+  creds: RequestCredentials,
+  fn: (tx: Sql, p: Principal) => Promise<T>,
+  options: { systemReason?: string } = {},
+): Promise<T> {
+  try {
+    return await deps.db.withRequest(creds, fn, options);
+  } catch (error) {
+    if (error instanceof SessionRejected && error.reason in identityErrors) throw fail(error.reason as IdentityErrorCode);
+    throw error;
+  }
+}
+
 /** The signed-in user, checked as every request is; no workspace. */
 export function whoami(deps: IdentityDeps, token: string, client: Client): Promise<Principal> {
-  return deps.db.withRequest(credentials(deps, token, null, client), async (_tx, p) => p);
+  return withSession(deps, credentials(deps, token, null, client), async (_tx, p) => p);
 }
 
 /** Runs `fn` for a signed-in user in a workspace, as palisade_app (RLS applies). */
 export function inWorkspace<T>(deps: IdentityDeps, token: string, workspaceId: string, client: Client, fn: (tx: Sql, p: Principal) => Promise<T>): Promise<T> {
-  return deps.db.withRequest(credentials(deps, token, workspaceId, client), fn);
+  return withSession(deps, credentials(deps, token, workspaceId, client), fn);
 }
 
 /** Runs `fn` for a signed-in user's own account (sessions, password): through the bypass. */
 export function asAccount<T>(deps: IdentityDeps, token: string, reason: string, client: Client, fn: (tx: Sql, p: Principal) => Promise<T>): Promise<T> {
-  return deps.db.withRequest(credentials(deps, token, null, client), fn, { systemReason: reason });
+  return withSession(deps, credentials(deps, token, null, client), fn, { systemReason: reason });
 }
 
 /** Runs `fn` for an admin action in a workspace that reaches other users' sessions: through the bypass. */
 export function asWorkspaceAdmin<T>(deps: IdentityDeps, token: string, workspaceId: string, reason: string, client: Client, fn: (tx: Sql, p: Principal) => Promise<T>): Promise<T> {
-  return deps.db.withRequest(credentials(deps, token, workspaceId, client), async (tx, p) => {
+  return withSession(deps, credentials(deps, token, workspaceId, client), async (tx, p) => {
     requireRole(p, ['owner', 'admin']);
     return fn(tx, p);
   }, { systemReason: reason });

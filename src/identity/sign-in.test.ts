@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../../test/db.ts';
-import type { TestApp } from '../../test/http.ts';
-import { call, clientIp, identityApp, member, PASSWORD, signIn } from '../../test/identity.ts';
+import { buildTestApp, testConfig, type TestApp } from '../../test/http.ts';
+import { defineModule } from '../kernel/module.ts';
+import { call, clientIp, identityApp, member, PASSWORD, signIn, TEST_ARGON2 } from '../../test/identity.ts';
 
 let h: TestApp;
 let ws: string;
@@ -171,5 +172,31 @@ describe('AUTH-12 rate limits on sign-in', () => {
     expect(limited.statusCode).toBe(429);
     expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED' });
     expect((await attempt('nobody@example.com', 'Wrong-Password-123!', clientIp())).statusCode).toBe(401);
+  });
+});
+
+describe('AUTH-12 the CSRF and Origin checks cover every module', () => {
+  // A module added later gets the checks without doing anything: they sit on the root instance.
+  it("refuses a cookie-carrying POST to another module's route without the CSRF header", async () => {
+    const other = defineModule({
+      id: 'other',
+      async routes(app) {
+        app.post('/api/v1/other/state', async () => ({ changed: true }));
+      },
+    });
+    const base = testConfig();
+    const withOther = await buildTestApp({ database: h.t, modules: [other], config: { identity: { ...base.identity, argon2: TEST_ARGON2 } } });
+    try {
+      const { email } = await member(h.t.db, ws, 'member');
+      const b = await signIn(withOther.app, email);
+      const bare = await withOther.app.inject({ method: 'POST', url: '/api/v1/other/state', cookies: { palisade_session: b.cookie }, remoteAddress: b.ip });
+      expect(bare.statusCode).toBe(403);
+      expect(bare.json()).toMatchObject({ code: 'CSRF_TOKEN_INVALID' });
+      const foreign = await withOther.app.inject({ method: 'POST', url: '/api/v1/other/state', headers: { origin: 'https://evil.example' }, remoteAddress: b.ip });
+      expect(foreign.json()).toMatchObject({ code: 'ORIGIN_NOT_ALLOWED' });
+      expect((await call(withOther.app, b, 'POST', '/api/v1/other/state')).json()).toEqual({ changed: true });
+    } finally {
+      await withOther.close();
+    }
   });
 });

@@ -22,6 +22,11 @@ export interface ModuleDefinition {
   migrations?: URL;
   /** Public error codes this module may return. */
   errors?: ErrorCatalog;
+  /**
+   * Cross-cutting hooks that must apply to every module's routes (the session module's CSRF and
+   * Origin checks): registered on the root instance, before any module's routes.
+   */
+  global?: (app: FastifyInstance, ctx: ModuleContext) => Promise<void>;
   /** Registers the module's routes; runs in its own encapsulated Fastify plugin. */
   routes?: (app: FastifyInstance, ctx: ModuleContext) => Promise<void>;
 }
