@@ -23,7 +23,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { CANONICAL_SQL, PLATFORM_WORKSPACE } from '../src/audit/chain.ts';
 import { sealAll } from '../src/audit/seal.ts';
@@ -48,9 +47,10 @@ import {
   UsageError,
   withDatabase,
   writeResults,
+  benchAdminUrl,
+  parseBenchArgs,
 } from './lib.ts';
 
-const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** audited/unaudited throughput at or above this: capture in the writing transaction is cheap enough. */
 const TARGET_AUDITED = 0.85;
@@ -145,26 +145,16 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        seconds: { type: 'string' },
-        warmup: { type: 'string' },
-        workspaces: { type: 'string' },
-        events: { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseBenchArgs(argv, {
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    workspaces: { type: 'string' },
+    events: { type: 'string' },
+  });
   const seconds = positiveInt('seconds', values.seconds, 8);
   if (seconds < SLICES) throw new UsageError(`--seconds must be at least ${SLICES} (one per slice)`);
   return {
-    adminUrl: process.env.PALISADE_BENCH_ADMIN_URL ?? DEFAULT_ADMIN_URL,
+    adminUrl: benchAdminUrl(),
     seconds,
     warmupMs: positiveInt('warmup', values.warmup, 500),
     workspaces: positiveInt('workspaces', values.workspaces, 100),

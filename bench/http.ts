@@ -50,7 +50,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -83,13 +82,13 @@ import {
   runningProcesses,
   sleep,
   timed,
-  UsageError,
   waitUntilNoneRunning,
   withDatabase,
   writeResults,
+  benchAdminUrl,
+  parseBenchArgs,
 } from './lib.ts';
 
-const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Palisade read / bare read throughput at or above this (the target). */
 const TARGET_READ = 0.7;
 /** Palisade insert / bare insert throughput at or above this. */
@@ -146,25 +145,15 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        seconds: { type: 'string' },
-        warmup: { type: 'string' },
-        connections: { type: 'string' },
-        pool: { type: 'string' },
-        'no-breakdown': { type: 'boolean' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseBenchArgs(argv, {
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    pool: { type: 'string' },
+    'no-breakdown': { type: 'boolean' },
+  });
   return {
-    adminUrl: process.env.PALISADE_BENCH_ADMIN_URL ?? DEFAULT_ADMIN_URL,
+    adminUrl: benchAdminUrl(),
     seconds: positiveInt('seconds', values.seconds, 10),
     warmup: positiveInt('warmup', values.warmup, 2),
     connections: positiveInt('connections', values.connections, 10),

@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { parseArgs } from 'node:util';
 
 /** What `npm run bench -- <name>` runs: parses its own options from `argv`. */
 export interface BenchModule {
@@ -133,6 +134,20 @@ export function positiveInt(name: string, value: string | undefined, fallback: n
 
 /** Bad command-line input: the dispatcher prints the message and usage, without a stack trace. */
 export class UsageError extends Error {}
+
+/** The PostgreSQL administrator URL benches create their databases with. */
+export function benchAdminUrl(): string {
+  return process.env.PALISADE_BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+/** A bench's options: strict, no positionals; parseArgs's complaints become UsageErrors. */
+export function parseBenchArgs<const O extends Record<string, { type: 'string' } | { type: 'boolean' }>>(argv: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
 
 /**
  * A client that survives the server terminating it (DROP DATABASE … WITH (FORCE) on ctrl-c): an

@@ -21,7 +21,6 @@
  *                no client, no scheduler wake-ups, so the smallest and steadiest figure
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrateDriver } from '../src/db/open.ts';
 import { ServerDriver } from '../src/db/server.ts';
@@ -38,12 +37,12 @@ import {
   roundStats,
   summarize,
   timed,
-  UsageError,
   writeResults,
   type Stats,
+  benchAdminUrl,
+  parseBenchArgs,
 } from './lib.ts';
 
-const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 /** rls/explicit at or under this is "RLS is free enough" (the target). */
 const TARGET_RATIO = 1.05;
 const PAGE_SIZE = 50;
@@ -174,25 +173,15 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        workspaces: { type: 'string' },
-        rows: { type: 'string' },
-        iterations: { type: 'string' },
-        warmup: { type: 'string' },
-        budget: { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseBenchArgs(argv, {
+    workspaces: { type: 'string' },
+    rows: { type: 'string' },
+    iterations: { type: 'string' },
+    warmup: { type: 'string' },
+    budget: { type: 'string' },
+  });
   return {
-    adminUrl: process.env.PALISADE_BENCH_ADMIN_URL ?? DEFAULT_ADMIN_URL,
+    adminUrl: benchAdminUrl(),
     workspaces: positiveInt('workspaces', values.workspaces, 1000),
     rows: positiveInt('rows', values.rows, 1000),
     iterations: positiveInt('iterations', values.iterations, 2000),
