@@ -197,54 +197,65 @@ CREATE FUNCTION palisade.begin_request(
   SET search_path = ''
 AS $$
 DECLARE
-  s central.sessions%ROWTYPE;
-  u central.users%ROWTYPE;
-  m tenant.members%ROWTYPE;
-  w_cutoff timestamptz;
+  v_session_id uuid; v_user_id uuid; v_created timestamptz; v_last_seen timestamptz; v_expires timestamptz;
+  v_revoked timestamptz; v_device text; v_email text; v_user_status text; v_user_cutoff timestamptz;
+  v_member boolean; v_role text; v_member_status text; v_member_cutoff timestamptz; v_ws_cutoff timestamptz;
   now_ts timestamptz := pg_catalog.clock_timestamp();
 BEGIN
   IF pg_catalog.current_setting('palisade.context_set', true) = 'on' THEN
     RAISE EXCEPTION 'the request context is already set for this transaction' USING ERRCODE = 'insufficient_privilege';
   END IF;
   PERFORM pg_catalog.set_config('palisade.auth', 'on', true);
-  SELECT * INTO s FROM central.sessions x WHERE x.token_hash = begin_request.token_hash;
+  -- One query for session, user, membership and workspace: each statement here is an executor
+  -- round, and this runs on every request.
+  SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.revoked_at, s.device_id,
+         u.email, u.status, u.sessions_valid_after,
+         m.user_id IS NOT NULL, m.role, m.status, m.sessions_valid_after, w.sessions_valid_after
+    INTO v_session_id, v_user_id, v_created, v_last_seen, v_expires, v_revoked, v_device,
+         v_email, v_user_status, v_user_cutoff,
+         v_member, v_role, v_member_status, v_member_cutoff, v_ws_cutoff
+    FROM central.sessions s
+    JOIN central.users u ON u.id = s.user_id
+    LEFT JOIN tenant.members m ON m.workspace_id = begin_request.workspace_id AND m.user_id = s.user_id
+    LEFT JOIN central.workspaces w ON w.id = begin_request.workspace_id
+   WHERE s.token_hash = begin_request.token_hash;
   IF NOT FOUND THEN RAISE EXCEPTION 'SESSION_INVALID' USING ERRCODE = '28000'; END IF;
-  IF s.revoked_at IS NOT NULL THEN RAISE EXCEPTION 'SESSION_REVOKED' USING ERRCODE = '28000'; END IF;
-  IF s.expires_at <= now_ts THEN RAISE EXCEPTION 'SESSION_EXPIRED' USING ERRCODE = '28000'; END IF;
-  IF s.last_seen_at + pg_catalog.make_interval(secs => idle_timeout_seconds) <= now_ts THEN
+  IF v_revoked IS NOT NULL THEN RAISE EXCEPTION 'SESSION_REVOKED' USING ERRCODE = '28000'; END IF;
+  IF v_expires <= now_ts THEN RAISE EXCEPTION 'SESSION_EXPIRED' USING ERRCODE = '28000'; END IF;
+  IF v_last_seen + pg_catalog.make_interval(secs => idle_timeout_seconds) <= now_ts THEN
     RAISE EXCEPTION 'SESSION_IDLE' USING ERRCODE = '28000';
   END IF;
-  SELECT * INTO u FROM central.users x WHERE x.id = s.user_id;
-  IF NOT FOUND OR u.status <> 'active' THEN RAISE EXCEPTION 'USER_DEACTIVATED' USING ERRCODE = '28000'; END IF;
-  IF s.created_at < u.sessions_valid_after THEN RAISE EXCEPTION 'SESSION_REVOKED' USING ERRCODE = '28000'; END IF;
+  IF v_user_status <> 'active' THEN RAISE EXCEPTION 'USER_DEACTIVATED' USING ERRCODE = '28000'; END IF;
+  IF v_created < v_user_cutoff THEN RAISE EXCEPTION 'SESSION_REVOKED' USING ERRCODE = '28000'; END IF;
   IF workspace_id IS NOT NULL THEN
-    SELECT * INTO m FROM tenant.members x WHERE x.workspace_id = begin_request.workspace_id AND x.user_id = u.id;
     -- Not a member and no such workspace look the same: no probing for workspace ids.
-    IF NOT FOUND THEN RAISE EXCEPTION 'NOT_A_MEMBER' USING ERRCODE = '28000'; END IF;
-    IF m.status <> 'active' THEN RAISE EXCEPTION 'MEMBERSHIP_DEACTIVATED' USING ERRCODE = '28000'; END IF;
-    IF s.created_at < m.sessions_valid_after THEN RAISE EXCEPTION 'ROLE_CHANGED' USING ERRCODE = '28000'; END IF;
-    SELECT w.sessions_valid_after INTO w_cutoff FROM central.workspaces w WHERE w.id = begin_request.workspace_id;
-    IF s.created_at < w_cutoff THEN RAISE EXCEPTION 'WORKSPACE_SESSIONS_REVOKED' USING ERRCODE = '28000'; END IF;
-    IF m.role IN ('owner', 'admin') AND s.created_at + pg_catalog.make_interval(secs => privileged_max_age_seconds) <= now_ts THEN
+    IF NOT v_member THEN RAISE EXCEPTION 'NOT_A_MEMBER' USING ERRCODE = '28000'; END IF;
+    IF v_member_status <> 'active' THEN RAISE EXCEPTION 'MEMBERSHIP_DEACTIVATED' USING ERRCODE = '28000'; END IF;
+    IF v_created < v_member_cutoff THEN RAISE EXCEPTION 'ROLE_CHANGED' USING ERRCODE = '28000'; END IF;
+    IF v_created < v_ws_cutoff THEN RAISE EXCEPTION 'WORKSPACE_SESSIONS_REVOKED' USING ERRCODE = '28000'; END IF;
+    IF v_role IN ('owner', 'admin') AND v_created + pg_catalog.make_interval(secs => privileged_max_age_seconds) <= now_ts THEN
       RAISE EXCEPTION 'SESSION_EXPIRED' USING ERRCODE = '28000';
     END IF;
+  ELSE
+    v_role := NULL;
   END IF;
   -- Idle tracking at one-minute resolution: not a write on every request.
-  IF s.last_seen_at < now_ts - interval '60 seconds' THEN
-    UPDATE central.sessions x SET last_seen_at = now_ts WHERE x.id = s.id;
+  IF v_last_seen < now_ts - interval '60 seconds' THEN
+    UPDATE central.sessions x SET last_seen_at = now_ts WHERE x.id = v_session_id;
   END IF;
-  PERFORM pg_catalog.set_config('palisade.auth', '', true);
-  PERFORM pg_catalog.set_config('palisade.context_set', 'on', true);
-  PERFORM pg_catalog.set_config('palisade.workspace_id', coalesce(workspace_id::text, ''), true);
-  PERFORM pg_catalog.set_config('palisade.user_id', u.id::text, true);
-  PERFORM pg_catalog.set_config('palisade.user_email', u.email, true);
-  PERFORM pg_catalog.set_config('palisade.user_role', coalesce(m.role, ''), true);
-  PERFORM pg_catalog.set_config('palisade.session_id', s.id::text, true);
-  PERFORM pg_catalog.set_config('palisade.device_id', coalesce(s.device_id, ''), true);
-  PERFORM pg_catalog.set_config('palisade.ip', coalesce(ip, ''), true);
-  PERFORM pg_catalog.set_config('palisade.user_agent', coalesce(user_agent, ''), true);
-  PERFORM pg_catalog.set_config('palisade.route', coalesce(route, ''), true);
-  RETURN QUERY SELECT u.id, u.email, m.role, s.id, s.created_at;
+  -- One statement for the whole context: each PERFORM is its own executor round (~5–10 µs).
+  PERFORM pg_catalog.set_config('palisade.auth', '', true),
+          pg_catalog.set_config('palisade.context_set', 'on', true),
+          pg_catalog.set_config('palisade.workspace_id', coalesce(workspace_id::text, ''), true),
+          pg_catalog.set_config('palisade.user_id', v_user_id::text, true),
+          pg_catalog.set_config('palisade.user_email', v_email, true),
+          pg_catalog.set_config('palisade.user_role', coalesce(v_role, ''), true),
+          pg_catalog.set_config('palisade.session_id', v_session_id::text, true),
+          pg_catalog.set_config('palisade.device_id', coalesce(v_device, ''), true),
+          pg_catalog.set_config('palisade.ip', coalesce(ip, ''), true),
+          pg_catalog.set_config('palisade.user_agent', coalesce(user_agent, ''), true),
+          pg_catalog.set_config('palisade.route', coalesce(route, ''), true);
+  RETURN QUERY SELECT v_user_id, v_email, v_role, v_session_id, v_created;
 END
 $$;
 GRANT EXECUTE ON FUNCTION palisade.begin_request(bytea, uuid, text, text, text, integer, integer) TO palisade_app, palisade_system;
