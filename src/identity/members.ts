@@ -91,9 +91,12 @@ export async function removeMember(deps: IdentityDeps, token: string, workspaceI
   });
 }
 
-async function assertMember(tx: Sql, workspaceId: string, userId: string): Promise<void> {
-  const { rowCount } = await tx.query('SELECT 1 FROM tenant.members WHERE workspace_id = $1 AND user_id = $2', [workspaceId, userId]);
-  if (rowCount === 0) throw fail('MEMBER_NOT_FOUND');
+/** The member's role in the workspace, or MEMBER_NOT_FOUND (admins act only on their own members). */
+async function assertMember(tx: Sql, workspaceId: string, userId: string): Promise<MemberRole> {
+  const { rows } = await tx.query<{ role: MemberRole }>('SELECT role FROM tenant.members WHERE workspace_id = $1 AND user_id = $2', [workspaceId, userId]);
+  const role = rows[0]?.role;
+  if (role === undefined) throw fail('MEMBER_NOT_FOUND');
+  return role;
 }
 
 /** An admin lists a member's live sessions (AUTH-6). */
@@ -114,8 +117,9 @@ export async function listMemberSessions(deps: IdentityDeps, token: string, work
 
 /** An admin signs a member out of every session (AUTH-6, AUTH-7). */
 export async function forceSignOut(deps: IdentityDeps, token: string, workspaceId: string, userId: string, client: Client): Promise<number> {
-  return asWorkspaceAdmin(deps, token, workspaceId, 'auth: admin forces sign-out', client, async (tx) => {
-    await assertMember(tx, workspaceId, userId);
+  return asWorkspaceAdmin(deps, token, workspaceId, 'auth: admin forces sign-out', client, async (tx, p) => {
+    const target = await assertMember(tx, workspaceId, userId);
+    if (target === 'owner' && p.role !== 'owner') throw fail('FORBIDDEN', 'only an owner can sign out an owner');
     const { rowCount } = await tx.query(
       `UPDATE central.sessions SET revoked_at = clock_timestamp(), revoked_reason = 'forced_by_admin' WHERE user_id = $1 AND revoked_at IS NULL`,
       [userId],

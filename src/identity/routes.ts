@@ -43,6 +43,13 @@ const SESSION_VIEW = z.object({
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route acts on no session, so the CSRF token is not required (Origin still is). */
+    csrf?: false;
+  }
+}
+
 export interface IdentityHttpOptions {
   /** Cookie name: `__Host-palisade_session` when served over HTTPS (Secure), else `palisade_session`. */
   secureCookies: boolean;
@@ -67,6 +74,9 @@ export function registerCsrfGuard(app: FastifyInstance, http: Pick<IdentityHttpO
     if (!UNSAFE.has(request.method)) return;
     const origin = request.headers.origin;
     if (origin !== undefined && !http.allowedOrigins.includes(origin)) throw fail('ORIGIN_NOT_ALLOWED');
+    // Routes that take no authority from the cookie (sign-in, reset, setup) opt out of the token:
+    // a browser still holding an expired session cookie must be able to sign in again.
+    if (request.routeOptions.config.csrf === false) return;
     const t = request.cookies[name];
     if (t === undefined) return;
     const header = request.headers['x-csrf-token'];
@@ -111,7 +121,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   const sessionResponse = (s: NewSession) => ({ userId: s.userId, csrfToken: s.csrfToken, expiresAt: s.expiresAt });
 
   r.post('/api/v1/auth/sign-in', {
-    config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
+    config: { csrf: false, rateLimit: { max: 20, timeWindow: '1 minute' } },
     schema: { summary: 'Sign in with e-mail and password', body: strict({ email: z.string().max(320), password }), response: { 200: sessionBody } },
   }, async (request, reply) => {
     const session = await signIn(deps, request.body, client(request));
@@ -158,7 +168,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   r.post('/api/v1/auth/password-reset/request', {
-    config: { rateLimit: { max: 5, timeWindow: '1 minute' } },
+    config: { csrf: false, rateLimit: { max: 5, timeWindow: '1 minute' } },
     // Exactly one string: an array or object is a 400 before any lookup (THREATS: reset mailed to an attacker).
     schema: { summary: 'Mail a password reset link (same answer for unknown addresses)', body: strict({ email: z.string().max(320) }) },
   }, async (request, reply) => {
@@ -167,7 +177,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   r.post('/api/v1/auth/password-reset/complete', {
-    config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    config: { csrf: false, rateLimit: { max: 10, timeWindow: '1 minute' } },
     schema: { summary: 'Set a new password with a reset link', body: strict({ token: z.string().max(100), password }) },
   }, async (request, reply) => {
     await completePasswordReset(deps, request.body, client(request));
@@ -175,7 +185,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   r.post('/api/v1/setup', {
-    config: { rateLimit: { max: 5, timeWindow: '1 minute' } },
+    config: { csrf: false, rateLimit: { max: 5, timeWindow: '1 minute' } },
     schema: {
       summary: 'First run: create the first workspace and its owner with the setup link',
       body: strict({

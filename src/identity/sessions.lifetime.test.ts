@@ -89,6 +89,17 @@ describe('AUTH-6 session lifetimes', () => {
     expect((await members(b)).statusCode).toBe(200);
   });
 
+  it('an admin cannot sign out an owner; an owner can sign out an admin', async () => {
+    const ws3 = await createWorkspace(h.t.db);
+    const owner = await member(h.t.db, ws3, 'owner');
+    const admin = await member(h.t.db, ws3, 'admin');
+    const o = await signIn(h.app, owner.email);
+    const a = await signIn(h.app, admin.email);
+    expect((await call(h.app, a, 'POST', `/api/v1/workspaces/${ws3}/members/${owner.userId}/sign-out`)).json()).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await call(h.app, o, 'GET', `/api/v1/workspaces/${ws3}/members`)).statusCode).toBe(200);
+    expect((await call(h.app, o, 'POST', `/api/v1/workspaces/${ws3}/members/${admin.userId}/sign-out`)).json()).toEqual({ revoked: 1 });
+  });
+
   it('a workspace keeps its last owner', async () => {
     const ws2 = await createWorkspace(h.t.db);
     const owner = await member(h.t.db, ws2, 'owner');

@@ -47,6 +47,14 @@ describe('AUTH-6 AUTH-8 sign-in', () => {
     expect(second).not.toBe(first.cookie);
   });
 
+  it('signs in again from a browser still holding a dead session cookie (no CSRF token needed)', async () => {
+    const { email } = await member(h.t.db, ws, 'member');
+    const old = await signIn(h.app, email);
+    await call(h.app, old, 'POST', '/api/v1/auth/sign-out');
+    const res = await h.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: PASSWORD }, cookies: { palisade_session: old.cookie }, remoteAddress: old.ip });
+    expect(res.statusCode, res.body).toBe(200);
+  });
+
   it('answers a wrong password and an unknown e-mail alike, and records both', async () => {
     const { email } = await member(h.t.db, ws, 'member');
     const wrong = await attempt(email, 'Not-The-Password-1');
