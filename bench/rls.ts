@@ -348,7 +348,7 @@ async function load(admin: pg.Client, owner: pg.Client, options: Options): Promi
   );
   const copies = VARIANTS.filter((v) => v.table !== BASE_TABLE);
   for (const v of copies) {
-    await step(`copy to ${v.relname}`, () => admin.query(`INSERT INTO ${v.table} SELECT * FROM ${BASE_TABLE}`));
+    await step(`copy to ${v.relname}`, () => admin.query(`INSERT INTO ${v.table} (workspace_id, id, created_at, title, amount) SELECT workspace_id, id, created_at, title, amount FROM ${BASE_TABLE}`));
   }
   const tables = [...new Map(VARIANTS.map((v) => [v.table, v])).values()];
   for (const v of tables) await step(`keys and index ${v.relname}`, () => finishTable(owner, v));
