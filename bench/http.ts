@@ -77,7 +77,6 @@ import {
   formatTable,
   machine,
   now,
-  percentile,
   positiveInt,
   runningProcesses,
   sleep,
@@ -87,6 +86,8 @@ import {
   writeResults,
   benchAdminUrl,
   parseBenchArgs,
+  summarize,
+  type Stats,
 } from './lib.ts';
 
 /** Palisade read / bare read throughput at or above this (the issue's target). */
@@ -186,12 +187,8 @@ interface LoadSpec {
   forwardedFor: boolean;
 }
 
-interface LatencySummary {
-  n: number;
-  p50: number;
-  p99: number;
-  mean: number;
-}
+/** Latency figures of a row: the shared summary (n, p50, p95, p99, mean, min, max). */
+type LatencySummary = Stats;
 
 interface LoadResult {
   seconds: number;
@@ -219,16 +216,6 @@ function benchIp(n: number): string {
   return `198.${18 + (k >> 16)}.${(k >> 8) & 255}.${k & 255}`;
 }
 
-function summarizeLatencies(samples: number[]): LatencySummary {
-  const sorted = samples.sort((x, y) => x - y);
-  const sum = sorted.reduce((acc, x) => acc + x, 0);
-  return {
-    n: sorted.length,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    mean: sorted.length === 0 ? Number.NaN : sum / sorted.length,
-  };
-}
 
 /**
  * Runs autocannon once. Latencies come from its per-response event (hrtime, fractional ms): its
@@ -269,7 +256,7 @@ async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
     statuses,
     errors: result.errors,
     timeouts: result.timeouts,
-    latency: summarizeLatencies(latencies),
+    latency: summarize(latencies),
     cpuUs: cpu.user + cpu.system,
   };
 }
@@ -842,7 +829,7 @@ async function runPhase(ctx: Context, phase: HttpPhase): Promise<HttpRow> {
       waitedMs: Math.round(waitedMs),
       reqPerSec: load.ok / load.seconds,
       latency,
-      db: dbSamples.length === 0 ? null : summarizeLatencies(dbSamples),
+      db: dbSamples.length === 0 ? null : summarize(dbSamples),
       cpu,
       load: rest,
       valid: load.ok === load.responses && load.errors === 0 && load.responses > 0,
@@ -906,7 +893,7 @@ async function measureArgon2(options: Options, hasher: PasswordHasher, inFlight:
       log(`  argon2id: ${disturbed}; measuring again`);
       continue;
     }
-    const latency = summarizeLatencies(samples);
+    const latency = summarize(samples);
     log(
       `  ${'argon2id verify in-process'.padEnd(44)} ${(samples.length / seconds).toFixed(1).padStart(6)} /s     ` +
         `p50 ${formatMs(latency.p50)} ms${disturbed === null ? '' : `  DISTURBED: ${disturbed}`}`,

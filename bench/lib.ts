@@ -16,6 +16,7 @@ export interface Stats {
   n: number;
   p50: number;
   p95: number;
+  p99: number;
   mean: number;
   min: number;
   max: number;
@@ -42,6 +43,7 @@ export function summarize(samples: readonly number[]): Stats {
     n: sorted.length,
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
     mean: sorted.length === 0 ? Number.NaN : sum / sorted.length,
     min: sorted[0] ?? Number.NaN,
     max: sorted[sorted.length - 1] ?? Number.NaN,
@@ -76,7 +78,7 @@ export function formatRatio(r: number): string {
 /** Rounds figures written to JSON to 0.1 µs: more digits would be noise, fewer would hide it. */
 export function roundStats(s: Stats): Stats {
   const r = (x: number) => Math.round(x * 1e4) / 1e4;
-  return { n: s.n, p50: r(s.p50), p95: r(s.p95), mean: r(s.mean), min: r(s.min), max: r(s.max) };
+  return { n: s.n, p50: r(s.p50), p95: r(s.p95), p99: r(s.p99), mean: r(s.mean), min: r(s.min), max: r(s.max) };
 }
 
 export interface Column {
