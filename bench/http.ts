@@ -65,7 +65,7 @@ import { identityErrors, type IdentityErrorCode } from '../src/identity/errors.t
 import { identityOptions } from '../src/identity/index.ts';
 import { createPasswordHasher, type PasswordHasher } from '../src/identity/passwords.ts';
 import type { IdentityOptions } from '../src/identity/service.ts';
-import { cookieName } from '../src/identity/routes.ts';
+import { cookieName } from '../src/identity/guard.ts';
 import { csrfTokenFor, hashToken, isWellFormedToken, safeEqual } from '../src/identity/tokens.ts';
 import { errorsOf } from '../src/kernel/errors.ts';
 import { defineModule, type ModuleDefinition } from '../src/kernel/module.ts';

@@ -5,6 +5,8 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { DestinationStream } from 'pino';
+import { AccessCatalog } from './access/catalog.ts';
+import { AccessControl } from './access/control.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { registerProblemHandlers, sendFrameworkError } from './http/problems.ts';
@@ -70,6 +72,22 @@ export async function createApp({ config, db, modules, logStream, mailQueued = (
   // A JSON API: text/plain is what a cross-site <form> can send without a preflight, so it is not
   // parsed at all (415) rather than left to each route's schema.
   app.removeContentTypeParser('text/plain');
+
+  // ACC-1: nothing is allowed by default. Every route states what it requires; one that does not,
+  // or names a permission no module declares, stops the app from starting.
+  const catalog = new AccessCatalog(modules);
+  const access = new AccessControl(catalog);
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'HEAD') return;
+    const required = (route.config as { access?: unknown } | undefined)?.access;
+    const where = `${String(route.method)} ${route.url}`;
+    if (typeof required !== 'string') throw new Error(`route ${where} declares no access (config.access: 'public', 'signed-in' or a permission)`);
+    if (required !== 'public' && required !== 'signed-in') {
+      if (!catalog.has(required)) throw new Error(`route ${where} requires unknown permission ${required}`);
+      if (!route.url.includes(':workspaceId')) throw new Error(`route ${where} requires ${required} but names no workspace`);
+    }
+    for (const method of [route.method].flat()) access.routes.push({ method, url: route.url, access: required });
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandlers(app);
@@ -96,15 +114,16 @@ export async function createApp({ config, db, modules, logStream, mailQueued = (
     },
     transform: jsonSchemaTransform,
   });
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
-  for (const module of modules) await module.global?.(app, { db, config, mailQueued });
+  const ctx = { db, config, mailQueued, access };
+  for (const module of modules) await module.global?.(app, ctx);
   for (const module of modules) {
     const routes = module.routes;
     if (routes === undefined) continue;
     await app.register(
       async (scope) => {
-        await routes(scope, { db, config, mailQueued });
+        await routes(scope, ctx);
       },
       { name: `module:${module.id}` } as Record<string, unknown>,
     );

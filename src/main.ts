@@ -15,6 +15,8 @@ import { bootstrapEmbedded, migrateDriver, openDatabase } from './db/open.ts';
 import { ServerDriver } from './db/server.ts';
 import { setupServer } from './db/setup.ts';
 import type { Driver } from './db/types.ts';
+import { AccessCatalog } from './access/catalog.ts';
+import { AccessControl } from './access/control.ts';
 import { coreModules } from './modules.ts';
 
 const USAGE = `Usage: npm run palisade -- <command> [options]
@@ -140,7 +142,13 @@ async function bootstrap(args: string[]): Promise<number> {
   const { db } = await openDatabase({ config: config.database, modules: coreModules });
   try {
     const result = await bootstrapWorkspace(
-      { db, options: identityOptions(config), passwords: createPasswordService({ argon2: config.identity.argon2 }), mailQueued: () => undefined },
+      {
+        db,
+        options: identityOptions(config),
+        passwords: createPasswordService({ argon2: config.identity.argon2 }),
+        mailQueued: () => undefined,
+        access: new AccessControl(new AccessCatalog(coreModules)),
+      },
       { email: values.email, workspaceName: values.workspace, workspaceSlug: slug },
     );
     console.log(`workspace ${values.workspace} (${result.workspaceId}) created. Its owner sets a password here (72 hours, once):\n  ${result.link}`);

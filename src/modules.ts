@@ -1,3 +1,4 @@
+import { accessModule } from './access/index.ts';
 import { auditModule } from './audit/index.ts';
 import { healthModule } from './health/index.ts';
 import { identityModule } from './identity/index.ts';
@@ -6,4 +7,4 @@ import { notifyModule } from './notify/index.ts';
 import { tenancyModule } from './tenancy/index.ts';
 
 /** The modules a default Palisade server runs, in migration order. */
-export const coreModules: readonly ModuleDefinition[] = [tenancyModule, auditModule, notifyModule, identityModule, healthModule];
+export const coreModules: readonly ModuleDefinition[] = [tenancyModule, auditModule, notifyModule, identityModule, accessModule, healthModule];

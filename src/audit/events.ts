@@ -4,6 +4,8 @@ import type { Sql } from '../db/types.ts';
 export const AUDIT_ACTIONS = [
   'CREATE', 'UPDATE', 'DELETE', 'VIEW', 'DOWNLOAD', 'SEARCH', 'EXPORT', 'LOGIN', 'LOGOUT', 'LOGIN_FAILED',
   'APPROVE', 'REJECT', 'CONFIG', 'INVITE', 'DEACTIVATE', 'ROLE_CHANGE', 'SYSTEM', 'PURGE',
+  // Added by access/0001_access.sql: a refused action (ACC-7).
+  'DENY',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -36,6 +36,11 @@ export interface Principal {
   role: 'owner' | 'admin' | 'member' | null;
   sessionId: string;
   sessionCreatedAt: Date;
+  /**
+   * The workspace's access version (moves with every role, assignment or membership change);
+   * null outside a workspace. Cached permission sets are keyed by it.
+   */
+  accessVersion: string | null;
 }
 
 /** The session may not proceed; `reason` is a stable code (SESSION_REVOKED, ROLE_CHANGED, …). */
@@ -156,8 +161,8 @@ export class Database {
     const prelude = reason === undefined ? [] : [{ text: 'SELECT palisade.enter_system($1, $2)', params: [this.#systemKey, reason] }];
     try {
       return await this.#driver.transaction(role, prelude, async (tx) => {
-        const { rows } = await tx.query<{ user_id: string; email: string; role: Principal['role']; session_id: string; session_created_at: Date }>(
-          'SELECT user_id, email, role, session_id, session_created_at FROM palisade.begin_request($1, $2, $3, $4, $5, $6, $7)',
+        const { rows } = await tx.query<{ user_id: string; email: string; role: Principal['role']; session_id: string; session_created_at: Date; access_version: string | null }>(
+          'SELECT user_id, email, role, session_id, session_created_at, access_version FROM palisade.begin_request($1, $2, $3, $4, $5, $6, $7)',
           [
             credentials.tokenHash,
             credentials.workspaceId,
@@ -176,6 +181,7 @@ export class Database {
           role: row.role,
           sessionId: row.session_id,
           sessionCreatedAt: row.session_created_at,
+          accessVersion: row.access_version,
         });
       });
     } catch (error) {

@@ -31,6 +31,8 @@ export const unauditedTables: Readonly<Record<string, string>> = {
   'tenant.audit_events': 'the audit trail itself (auditing it would recurse)',
   'tenant.audit_checkpoints': 'append-only, signed, written only by the sealer; verify checks every one',
   'tenant.audit_purges': 'append-only signed deletion certificates; each purge also records an audit.purged event',
+  'tenant.access_versions': 'a counter that invalidates cached permission sets; the changes that move it are audited on their own tables',
+  'tenant.role_changes': 'the append-only role-change trail (AUD-9), written by triggers on roles, member_roles and members, which are audited themselves',
 };
 
 /** Tables or views that app roles may read without row-level security. None so far. */

@@ -16,6 +16,7 @@ export const healthModule = defineModule({
     app.withTypeProvider<ZodTypeProvider>().get(
       '/healthz',
       {
+        config: { access: 'public' },
         schema: {
           summary: 'Health check, including a database round trip',
           response: { 200: z.object({ status: z.literal('ok'), database: z.enum(['embedded', 'server']) }) },

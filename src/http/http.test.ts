@@ -28,6 +28,7 @@ const echoModule = defineModule({
     r.post(
       '/echo',
       {
+        config: { access: 'public' },
         schema: {
           summary: 'Echo a small object',
           body: z.object({
@@ -43,17 +44,17 @@ const echoModule = defineModule({
     );
     r.get(
       '/echo/:id',
-      { schema: { params: z.object({ id: z.string() }), querystring: z.object({ n: z.coerce.number().int().optional() }) } },
+      { config: { access: 'public' }, schema: { params: z.object({ id: z.string() }), querystring: z.object({ n: z.coerce.number().int().optional() }) } },
       async (request) => ({ id: request.params.id, n: request.query.n ?? null }),
     );
-    r.get('/echo-refused', async () => {
+    r.get('/echo-refused', { config: { access: 'public' } }, async () => {
       throw refuse('ECHO_REFUSED', 'this echo is switched off');
     });
-    r.get('/boom', async () => {
+    r.get('/boom', { config: { access: 'public' } }, async () => {
       throw new Error(`${LEAKY_SQL} failed, key ${LEAKY_KEY}`);
     });
-    r.get('/boom-forbidden', async () => db.query(FORBIDDEN_SQL));
-    r.get('/boom-typo', async () => db.query(BROKEN_SQL));
+    r.get('/boom-forbidden', { config: { access: 'public' } }, async () => db.query(FORBIDDEN_SQL));
+    r.get('/boom-typo', { config: { access: 'public' } }, async () => db.query(BROKEN_SQL));
   },
 });
 

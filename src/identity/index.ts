@@ -1,7 +1,9 @@
 import type { Config } from '../config.ts';
 import { defineModule } from '../kernel/module.ts';
 import { identityErrors } from './errors.ts';
+import { identityPermissions, identityRoles } from './permissions.ts';
 import { createPasswordService } from './password-service.ts';
+import { registerGuard } from './guard.ts';
 import { identityRoutes, registerCsrfGuard } from './routes.ts';
 import type { IdentityOptions } from './service.ts';
 
@@ -28,10 +30,13 @@ export const identityModule = defineModule({
   id: 'identity',
   migrations: new URL('./sql/', import.meta.url),
   errors: identityErrors,
-  async global(app, { config }) {
+  permissions: identityPermissions,
+  roles: identityRoles,
+  async global(app, { db, config, access }) {
+    registerGuard(app, { db, access, options: identityOptions(config) }, config.publicUrl.startsWith('https://'));
     registerCsrfGuard(app, { secureCookies: config.publicUrl.startsWith('https://'), allowedOrigins: [new URL(config.publicUrl).origin] });
   },
-  async routes(app, { db, config, mailQueued }) {
+  async routes(app, { db, config, mailQueued, access }) {
     const passwords = createPasswordService({
       argon2: config.identity.argon2,
       breachApiUrl: config.identity.breachApiUrl,
@@ -46,6 +51,7 @@ export const identityModule = defineModule({
         db,
         passwords,
         mailQueued,
+        access,
         options: identityOptions(config),
       },
       { secureCookies: secure, allowedOrigins: [new URL(config.publicUrl).origin], sessionMaxAgeSeconds: config.identity.sessionMaxAgeSeconds },

@@ -2,7 +2,7 @@ import { recordEvent } from '../audit/events.ts';
 import { errorsOf } from '../kernel/errors.ts';
 import { queueMail } from '../notify/outbox.ts';
 import { identityErrors } from './errors.ts';
-import { createSession, inWorkspace, requireRole, type Client, type IdentityDeps, type MemberRole, type NewSession } from './service.ts';
+import { assertCanGrantRole, createSession, inWorkspace, type Client, type IdentityDeps, type MemberRole, type NewSession } from './service.ts';
 import { hashToken, issueToken, isWellFormedToken, normalizeEmail } from './tokens.ts';
 
 const fail = errorsOf(identityErrors);
@@ -22,7 +22,7 @@ export async function invite(
   const email = normalizeEmail(input.email);
   if (email === null) throw fail('INVALID_EMAIL');
   const result = await inWorkspace(deps, token, workspaceId, client, async (tx, p) => {
-    requireRole(p, input.role === 'owner' ? ['owner'] : ['owner', 'admin']);
+    assertCanGrantRole(deps, p, input.role);
     await tx.query(
       `UPDATE tenant.invitations SET revoked_at = now()
         WHERE workspace_id = $1 AND email_normalized = $2 AND accepted_at IS NULL AND revoked_at IS NULL`,
@@ -54,8 +54,7 @@ export async function invite(
 
 /** Withdraws a pending invitation. */
 export async function revokeInvitation(deps: IdentityDeps, token: string, workspaceId: string, invitationId: string, client: Client): Promise<void> {
-  await inWorkspace(deps, token, workspaceId, client, async (tx, p) => {
-    requireRole(p, ['owner', 'admin']);
+  await inWorkspace(deps, token, workspaceId, client, async (tx) => {
     const { rowCount } = await tx.query(
       `UPDATE tenant.invitations SET revoked_at = now() WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL`,
       [invitationId],
@@ -74,8 +73,7 @@ export interface InvitationView {
 }
 
 export async function listInvitations(deps: IdentityDeps, token: string, workspaceId: string, client: Client): Promise<InvitationView[]> {
-  return inWorkspace(deps, token, workspaceId, client, async (tx, p) => {
-    requireRole(p, ['owner', 'admin']);
+  return inWorkspace(deps, token, workspaceId, client, async (tx) => {
     const { rows } = await tx.query<InvitationView>(
       `SELECT id, email_normalized AS email, role,
               CASE WHEN accepted_at IS NOT NULL THEN 'accepted' WHEN revoked_at IS NOT NULL THEN 'revoked'

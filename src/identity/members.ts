@@ -2,7 +2,7 @@ import { recordEvent } from '../audit/events.ts';
 import type { Sql } from '../db/types.ts';
 import { errorsOf } from '../kernel/errors.ts';
 import { identityErrors } from './errors.ts';
-import { asWorkspaceAdmin, inWorkspace, requireRole, type Client, type IdentityDeps, type MemberRole, type SessionView } from './service.ts';
+import { asWorkspaceAdmin, assertCanGrantRole, inWorkspace, requireOwner, type Client, type IdentityDeps, type MemberRole, type SessionView } from './service.ts';
 
 const fail = errorsOf(identityErrors);
 
@@ -48,11 +48,11 @@ export async function updateMember(
   client: Client,
 ): Promise<MemberView> {
   return inWorkspace(deps, token, workspaceId, client, async (tx, p) => {
-    requireRole(p, ['owner', 'admin']);
     const current = await tx.query<{ role: MemberRole }>('SELECT role FROM tenant.members WHERE user_id = $1 FOR UPDATE', [userId]);
     const role = current.rows[0]?.role;
     if (role === undefined) throw fail('MEMBER_NOT_FOUND');
-    if ((role === 'owner' || change.role === 'owner') && p.role !== 'owner') throw fail('FORBIDDEN', 'only an owner can change an owner');
+    if (role === 'owner') requireOwner(p, 'only an owner can change an owner');
+    if (change.role !== undefined) assertCanGrantRole(deps, p, change.role);
     if (role === 'owner' && ((change.role !== undefined && change.role !== 'owner') || change.status === 'deactivated')) {
       await assertOwnerRemains(tx, userId);
     }
@@ -78,12 +78,11 @@ export async function updateMember(
 /** Removes a member from the workspace: their next request here is refused. */
 export async function removeMember(deps: IdentityDeps, token: string, workspaceId: string, userId: string, client: Client): Promise<void> {
   await inWorkspace(deps, token, workspaceId, client, async (tx, p) => {
-    if (userId !== p.userId) requireRole(p, ['owner', 'admin']);
     const current = await tx.query<{ role: MemberRole }>('SELECT role FROM tenant.members WHERE user_id = $1 FOR UPDATE', [userId]);
     const role = current.rows[0]?.role;
     if (role === undefined) throw fail('MEMBER_NOT_FOUND');
     if (role === 'owner') {
-      if (p.role !== 'owner') throw fail('FORBIDDEN', 'only an owner can remove an owner');
+      requireOwner(p, 'only an owner can remove an owner');
       await assertOwnerRemains(tx, userId);
     }
     await tx.query('DELETE FROM tenant.members WHERE user_id = $1', [userId]);
@@ -119,7 +118,7 @@ export async function listMemberSessions(deps: IdentityDeps, token: string, work
 export async function forceSignOut(deps: IdentityDeps, token: string, workspaceId: string, userId: string, client: Client): Promise<number> {
   return asWorkspaceAdmin(deps, token, workspaceId, 'auth: admin forces sign-out', client, async (tx, p) => {
     const target = await assertMember(tx, workspaceId, userId);
-    if (target === 'owner' && p.role !== 'owner') throw fail('FORBIDDEN', 'only an owner can sign out an owner');
+    if (target === 'owner') requireOwner(p, 'only an owner can sign out an owner');
     const { rowCount } = await tx.query(
       `UPDATE central.sessions SET revoked_at = clock_timestamp(), revoked_reason = 'forced_by_admin' WHERE user_id = $1 AND revoked_at IS NULL`,
       [userId],
@@ -131,8 +130,7 @@ export async function forceSignOut(deps: IdentityDeps, token: string, workspaceI
 
 /** Signs every member of the workspace out of it at once (tenant-wide revoke, AUTH-7). */
 export async function revokeWorkspaceSessions(deps: IdentityDeps, token: string, workspaceId: string, client: Client): Promise<void> {
-  await asWorkspaceAdmin(deps, token, workspaceId, 'auth: workspace-wide sign-out', client, async (tx, p) => {
-    requireRole(p, ['owner']);
+  await asWorkspaceAdmin(deps, token, workspaceId, 'auth: workspace-wide sign-out', client, async (tx) => {
     await tx.query('UPDATE central.workspaces SET sessions_valid_after = clock_timestamp() WHERE id = $1', [workspaceId]);
     await recordEvent(tx, { workspaceId, eventType: 'workspace.sessions_revoked', action: 'CONFIG', tableName: 'central.workspaces', recordId: workspaceId });
   });

@@ -13,12 +13,12 @@ import {
   revokeOwnSessions,
   signIn,
   signOut,
-  type Client,
   type IdentityDeps,
   type NewSession,
   whoami,
 } from './service.ts';
 import { completeSetup } from './setup.ts';
+import { cookieName, requestClient as client, requireToken, sessionToken as readSessionToken } from './guard.ts';
 import { csrfTokenFor, safeEqual } from './tokens.ts';
 
 const fail = errorsOf(identityErrors);
@@ -58,10 +58,6 @@ export interface IdentityHttpOptions {
   sessionMaxAgeSeconds: number;
 }
 
-export function cookieName(secure: boolean): string {
-  return secure ? '__Host-palisade_session' : 'palisade_session';
-}
-
 /**
  * AUTH-12, for every route of every module: a state-changing request must come from our own
  * origin, and one carrying a session cookie must also present the session's CSRF token in a
@@ -89,23 +85,8 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   const name = cookieName(http.secureCookies);
   const r = app.withTypeProvider<ZodTypeProvider>();
 
-  const client = (request: FastifyRequest): Client => ({
-    ip: request.ip,
-    userAgent: request.headers['user-agent']?.slice(0, 500) ?? null,
-    route: `${request.method} ${request.routeOptions.url ?? ''}`,
-  });
-
-  const sessionToken = (request: FastifyRequest): string | undefined => {
-    const value = request.cookies[name];
-    return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
-  };
-
-  /** The caller's session token, or 401. */
-  const token = (request: FastifyRequest): string => {
-    const t = sessionToken(request);
-    if (t === undefined) throw fail('AUTHENTICATION_REQUIRED');
-    return t;
-  };
+  const sessionToken = (request: FastifyRequest) => readSessionToken(request, http.secureCookies);
+  const token = (request: FastifyRequest) => requireToken(request, http.secureCookies);
 
   const setSession = (reply: FastifyReply, session: NewSession) => {
     reply.setCookie(name, session.token, {
@@ -121,7 +102,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   const sessionResponse = (s: NewSession) => ({ userId: s.userId, csrfToken: s.csrfToken, expiresAt: s.expiresAt });
 
   r.post('/api/v1/auth/sign-in', {
-    config: { csrf: false, rateLimit: { max: 20, timeWindow: '1 minute' } },
+    config: { access: 'public', csrf: false, rateLimit: { max: 20, timeWindow: '1 minute' } },
     schema: { summary: 'Sign in with e-mail and password', body: strict({ email: z.string().max(320), password }), response: { 200: sessionBody } },
   }, async (request, reply) => {
     const session = await signIn(deps, request.body, client(request));
@@ -129,13 +110,13 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
     return sessionResponse(session);
   });
 
-  r.post('/api/v1/auth/sign-out', { schema: { summary: 'Sign out this session' } }, async (request, reply) => {
+  r.post('/api/v1/auth/sign-out', { config: { access: 'signed-in' }, schema: { summary: 'Sign out this session' } }, async (request, reply) => {
     await signOut(deps, token(request), client(request));
     reply.clearCookie(name, { path: '/' });
     return reply.code(204).send();
   });
 
-  r.get('/api/v1/auth/session', {
+  r.get('/api/v1/auth/session', { config: { access: 'signed-in' },
     schema: { summary: 'The current session and its CSRF token', response: { 200: z.object({ userId: z.uuid(), email: z.string(), csrfToken: z.string() }) } },
   }, async (request) => {
     const t = token(request);
@@ -143,23 +124,23 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
     return { userId: principal.userId, email: principal.email, csrfToken: csrfTokenFor(t) };
   });
 
-  r.get('/api/v1/me/sessions', {
+  r.get('/api/v1/me/sessions', { config: { access: 'signed-in' },
     schema: { summary: 'My live sessions', response: { 200: z.object({ sessions: z.array(SESSION_VIEW) }) } },
   }, async (request) => ({ sessions: await listOwnSessions(deps, token(request), client(request)) }));
 
-  r.delete('/api/v1/me/sessions/:sessionId', {
+  r.delete('/api/v1/me/sessions/:sessionId', { config: { access: 'signed-in' },
     schema: { summary: 'Sign out one of my sessions', params: z.object({ sessionId: z.uuid() }) },
   }, async (request, reply) => {
     await revokeOwnSessions(deps, token(request), { sessionId: request.params.sessionId }, client(request));
     return reply.code(204).send();
   });
 
-  r.post('/api/v1/me/sessions/revoke-others', {
+  r.post('/api/v1/me/sessions/revoke-others', { config: { access: 'signed-in' },
     schema: { summary: 'Sign out all my other sessions', response: { 200: z.object({ revoked: z.number() }) } },
   }, async (request) => ({ revoked: await revokeOwnSessions(deps, token(request), { allOthers: true }, client(request)) }));
 
   r.post('/api/v1/me/password', {
-    config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    config: { access: 'signed-in', rateLimit: { max: 10, timeWindow: '1 minute' } },
     schema: { summary: 'Change my password (signs out every other session)', body: strict({ currentPassword: password, newPassword: password }), response: { 200: sessionBody } },
   }, async (request, reply) => {
     const session = await changePassword(deps, token(request), request.body, client(request));
@@ -168,7 +149,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   r.post('/api/v1/auth/password-reset/request', {
-    config: { csrf: false, rateLimit: { max: 5, timeWindow: '1 minute' } },
+    config: { access: 'public', csrf: false, rateLimit: { max: 5, timeWindow: '1 minute' } },
     // Exactly one string: an array or object is a 400 before any lookup (THREATS: reset mailed to an attacker).
     schema: { summary: 'Mail a password reset link (same answer for unknown addresses)', body: strict({ email: z.string().max(320) }) },
   }, async (request, reply) => {
@@ -177,7 +158,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   r.post('/api/v1/auth/password-reset/complete', {
-    config: { csrf: false, rateLimit: { max: 10, timeWindow: '1 minute' } },
+    config: { access: 'public', csrf: false, rateLimit: { max: 10, timeWindow: '1 minute' } },
     schema: { summary: 'Set a new password with a reset link', body: strict({ token: z.string().max(100), password }) },
   }, async (request, reply) => {
     await completePasswordReset(deps, request.body, client(request));
@@ -185,7 +166,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   r.post('/api/v1/setup', {
-    config: { csrf: false, rateLimit: { max: 5, timeWindow: '1 minute' } },
+    config: { access: 'public', csrf: false, rateLimit: { max: 5, timeWindow: '1 minute' } },
     schema: {
       summary: 'First run: create the first workspace and its owner with the setup link',
       body: strict({
@@ -205,7 +186,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   r.post('/api/v1/invitations/accept', {
-    config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    config: { access: 'public', rateLimit: { max: 10, timeWindow: '1 minute' } },
     schema: {
       summary: 'Accept an invitation (new account, or signed in as the invited address)',
       body: strict({ workspaceId: z.uuid(), token: z.string().max(100), password: password.optional(), displayName: z.string().min(1).max(200).optional() }),
@@ -222,10 +203,10 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   // Workspace-scoped: every route names its workspace; the session check proves membership.
-  r.get('/api/v1/workspaces/:workspaceId/members', { schema: { summary: 'Members of the workspace', params: workspaceParams } },
+  r.get('/api/v1/workspaces/:workspaceId/members', { config: { access: 'members.read' }, schema: { summary: 'Members of the workspace', params: workspaceParams } },
     async (request) => ({ members: await listMembers(deps, token(request), request.params.workspaceId, client(request)) }));
 
-  r.patch('/api/v1/workspaces/:workspaceId/members/:userId', {
+  r.patch('/api/v1/workspaces/:workspaceId/members/:userId', { config: { access: 'members.manage' },
     schema: { summary: "Change a member's role or status", params: memberParams, body: strict({ role: role.optional(), status: z.enum(['active', 'deactivated']).optional() }) },
   }, async (request) => {
     const { role: newRole, status } = request.body;
@@ -233,20 +214,20 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
       { ...(newRole === undefined ? {} : { role: newRole }), ...(status === undefined ? {} : { status }) }, client(request));
   });
 
-  r.delete('/api/v1/workspaces/:workspaceId/members/:userId', { schema: { summary: 'Remove a member', params: memberParams } }, async (request, reply) => {
+  r.delete('/api/v1/workspaces/:workspaceId/members/:userId', { config: { access: 'members.remove' }, schema: { summary: 'Remove a member', params: memberParams } }, async (request, reply) => {
     await removeMember(deps, token(request), request.params.workspaceId, request.params.userId, client(request));
     return reply.code(204).send();
   });
 
-  r.get('/api/v1/workspaces/:workspaceId/members/:userId/sessions', {
+  r.get('/api/v1/workspaces/:workspaceId/members/:userId/sessions', { config: { access: 'sessions.read_any' },
     schema: { summary: "A member's live sessions (admins)", params: memberParams, response: { 200: z.object({ sessions: z.array(SESSION_VIEW) }) } },
   }, async (request) => ({ sessions: await listMemberSessions(deps, token(request), request.params.workspaceId, request.params.userId, client(request)) }));
 
-  r.post('/api/v1/workspaces/:workspaceId/members/:userId/sign-out', {
+  r.post('/api/v1/workspaces/:workspaceId/members/:userId/sign-out', { config: { access: 'sessions.revoke_any' },
     schema: { summary: 'Sign a member out everywhere (admins)', params: memberParams, response: { 200: z.object({ revoked: z.number() }) } },
   }, async (request) => ({ revoked: await forceSignOut(deps, token(request), request.params.workspaceId, request.params.userId, client(request)) }));
 
-  r.post('/api/v1/workspaces/:workspaceId/sessions/revoke-all', {
+  r.post('/api/v1/workspaces/:workspaceId/sessions/revoke-all', { config: { access: 'sessions.revoke_workspace' },
     schema: { summary: 'Sign every member out of this workspace (owners)', params: workspaceParams },
   }, async (request, reply) => {
     await revokeWorkspaceSessions(deps, token(request), request.params.workspaceId, client(request));
@@ -254,17 +235,17 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityDeps, h
   });
 
   r.post('/api/v1/workspaces/:workspaceId/invitations', {
-    config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
+    config: { access: 'members.invite', rateLimit: { max: 30, timeWindow: '1 minute' } },
     schema: { summary: 'Invite an e-mail address with a role', params: workspaceParams, body: strict({ email: z.string().max(320), role }) },
   }, async (request, reply) => {
     const created = await invite(deps, token(request), request.params.workspaceId, request.body, client(request));
     return reply.code(201).send(created);
   });
 
-  r.get('/api/v1/workspaces/:workspaceId/invitations', { schema: { summary: 'Invitations of the workspace', params: workspaceParams } },
+  r.get('/api/v1/workspaces/:workspaceId/invitations', { config: { access: 'members.invite' }, schema: { summary: 'Invitations of the workspace', params: workspaceParams } },
     async (request) => ({ invitations: await listInvitations(deps, token(request), request.params.workspaceId, client(request)) }));
 
-  r.delete('/api/v1/workspaces/:workspaceId/invitations/:invitationId', {
+  r.delete('/api/v1/workspaces/:workspaceId/invitations/:invitationId', { config: { access: 'members.invite' },
     schema: { summary: 'Withdraw an invitation', params: workspaceParams.extend({ invitationId: z.uuid() }) },
   }, async (request, reply) => {
     await revokeInvitation(deps, token(request), request.params.workspaceId, request.params.invitationId, client(request));

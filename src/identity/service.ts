@@ -1,3 +1,5 @@
+import { AccessDenied, requirePermission, type AccessControl, type Actor } from '../access/control.ts';
+import type { RouteAccess, SystemRole } from '../access/catalog.ts';
 import { PLATFORM_WORKSPACE } from '../audit/chain.ts';
 import { recordEvent } from '../audit/events.ts';
 import { SessionRejected, type Database, type Principal, type RequestCredentials } from '../db/database.ts';
@@ -9,7 +11,7 @@ import { csrfTokenFor, hashToken, issueToken, isWellFormedToken, normalizeEmail 
 
 const fail = errorsOf(identityErrors);
 
-export type MemberRole = 'owner' | 'admin' | 'member';
+export type MemberRole = SystemRole;
 
 /** Password rules and hashing, as the identity service needs them. */
 export interface PasswordService {
@@ -39,6 +41,7 @@ export interface IdentityDeps {
   passwords: PasswordService;
   /** Called after a commit that queued mail, so it leaves now rather than at the next poll. */
   mailQueued: () => void;
+  access: AccessControl;
 }
 
 /** Where a request comes from, as the HTTP layer saw it. */
@@ -46,6 +49,8 @@ export interface Client {
   ip: string | null;
   userAgent: string | null;
   route: string | null;
+  /** What the route requires (its config.access), checked once the session is. */
+  access?: RouteAccess;
 }
 
 export interface NewSession {
@@ -56,7 +61,7 @@ export interface NewSession {
   userId: string;
 }
 
-function credentials(deps: IdentityDeps, token: string, workspaceId: string | null, client: Client): RequestCredentials {
+function credentials(deps: Pick<IdentityDeps, 'options'>, token: string, workspaceId: string | null, client: Client): RequestCredentials {
   return {
     tokenHash: hashToken(token),
     workspaceId,
@@ -73,7 +78,7 @@ function credentials(deps: IdentityDeps, token: string, workspaceId: string | nu
  * error of its reason (401 SESSION_REVOKED, ROLE_CHANGED, … or 404 NOT_A_MEMBER).
  */
 async function withSession<T>(
-  deps: IdentityDeps,
+  deps: Pick<IdentityDeps, 'db'>,
   creds: RequestCredentials,
   fn: (tx: Sql, p: Principal) => Promise<T>,
   options: { systemReason?: string } = {},
@@ -86,14 +91,66 @@ async function withSession<T>(
   }
 }
 
+/**
+ * A workspace request: the session check, then the member's effective permissions, then the
+ * route's permission (ACC-1), then `fn`. A refusal — the route's permission or any rule `fn`
+ * applies (AccessDenied) — rolls the work back, is recorded in the audit trail in a transaction
+ * of its own, and becomes 403 FORBIDDEN naming the rule and permission (ACC-7).
+ */
+type RequestDeps = Pick<IdentityDeps, 'db' | 'options' | 'access'>;
+
+async function asMember<T>(
+  deps: RequestDeps,
+  token: string,
+  workspaceId: string,
+  client: Client,
+  fn: (tx: Sql, actor: Actor) => Promise<T>,
+  options: { systemReason?: string } = {},
+): Promise<T> {
+  let actor: Actor | undefined;
+  try {
+    return await withSession(deps, credentials(deps, token, workspaceId, client), async (tx, p) => {
+      actor = await deps.access.actor(tx, p, workspaceId);
+      const required = client.access;
+      if (required !== undefined && required !== 'public' && required !== 'signed-in') requirePermission(actor, required);
+      return fn(tx, actor);
+    }, options);
+  } catch (error) {
+    if (!(error instanceof AccessDenied) || actor === undefined) throw error;
+    await recordDenial(deps, actor, client, error);
+    throw fail('FORBIDDEN', error.message, { rule: error.rule, ...(error.permission === undefined ? {} : { permission: error.permission }) });
+  }
+}
+
+async function recordDenial(deps: RequestDeps, actor: Actor, client: Client, denial: AccessDenied): Promise<void> {
+  await deps.db.withWorkspace(
+    {
+      workspaceId: actor.workspaceId,
+      userId: actor.userId,
+      userEmail: actor.email,
+      userRole: actor.systemRole,
+      sessionId: actor.sessionId,
+      ip: client.ip,
+      userAgent: client.userAgent,
+      route: client.route,
+    },
+    (tx) => recordEvent(tx, {
+      eventType: 'access.denied',
+      action: 'DENY',
+      ...(denial.record === undefined ? {} : { tableName: denial.record.table, recordId: denial.record.id }),
+      newValues: { rule: denial.rule, ...(denial.permission === undefined ? {} : { permission: denial.permission }), detail: denial.message },
+    }),
+  );
+}
+
 /** The signed-in user, checked as every request is; no workspace. */
 export function whoami(deps: IdentityDeps, token: string, client: Client): Promise<Principal> {
   return withSession(deps, credentials(deps, token, null, client), async (_tx, p) => p);
 }
 
-/** Runs `fn` for a signed-in user in a workspace, as palisade_app (RLS applies). */
-export function inWorkspace<T>(deps: IdentityDeps, token: string, workspaceId: string, client: Client, fn: (tx: Sql, p: Principal) => Promise<T>): Promise<T> {
-  return withSession(deps, credentials(deps, token, workspaceId, client), fn);
+/** Runs `fn` for a signed-in member in a workspace, as palisade_app (RLS applies). */
+export function inWorkspace<T>(deps: RequestDeps, token: string, workspaceId: string, client: Client, fn: (tx: Sql, actor: Actor) => Promise<T>): Promise<T> {
+  return asMember(deps, token, workspaceId, client, fn);
 }
 
 /** Runs `fn` for a signed-in user's own account (sessions, password): through the bypass. */
@@ -101,16 +158,26 @@ export function asAccount<T>(deps: IdentityDeps, token: string, reason: string, 
   return withSession(deps, credentials(deps, token, null, client), fn, { systemReason: reason });
 }
 
-/** Runs `fn` for an admin action in a workspace that reaches other users' sessions: through the bypass. */
-export function asWorkspaceAdmin<T>(deps: IdentityDeps, token: string, workspaceId: string, reason: string, client: Client, fn: (tx: Sql, p: Principal) => Promise<T>): Promise<T> {
-  return withSession(deps, credentials(deps, token, workspaceId, client), async (tx, p) => {
-    requireRole(p, ['owner', 'admin']);
-    return fn(tx, p);
-  }, { systemReason: reason });
+/**
+ * Runs `fn` for a member's action in a workspace that reaches other users' sessions: through the
+ * bypass, after the same session and permission checks.
+ */
+export function asWorkspaceAdmin<T>(deps: IdentityDeps, token: string, workspaceId: string, reason: string, client: Client, fn: (tx: Sql, actor: Actor) => Promise<T>): Promise<T> {
+  return asMember(deps, token, workspaceId, client, fn, { systemReason: reason });
 }
 
-export function requireRole(p: Principal, roles: readonly MemberRole[]): void {
-  if (p.role === null || !roles.includes(p.role)) throw fail('FORBIDDEN', `needs one of: ${roles.join(', ')}`);
+/**
+ * Nobody grants what they do not hold (ACC-6, rule `no_escalation`): giving someone a system role
+ * needs every permission of that role.
+ */
+export function assertCanGrantRole(deps: Pick<IdentityDeps, 'access'>, actor: Actor, role: SystemRole): void {
+  const missing = deps.access.notHeld(actor, deps.access.catalog.systemRole(role).permissions);
+  if (missing.length > 0) throw new AccessDenied('no_escalation', `granting ${role} needs permissions you do not hold: ${missing.slice(0, 5).join(', ')}`);
+}
+
+/** Owners alone act on owners (rule `owner_only`). */
+export function requireOwner(actor: Actor, detail: string): void {
+  if (actor.systemRole !== 'owner') throw new AccessDenied('owner_only', detail);
 }
 
 /** Issues a session for a user who just proved who they are (a new token every time: no fixation). */

@@ -189,7 +189,7 @@ describe('AUTH-12 the CSRF and Origin checks cover every module', () => {
     const other = defineModule({
       id: 'other',
       async routes(app) {
-        app.post('/api/v1/other/state', async () => ({ changed: true }));
+        app.post('/api/v1/other/state', { config: { access: 'public' } }, async () => ({ changed: true }));
       },
     });
     const base = testConfig();

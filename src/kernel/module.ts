@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import type { PermissionCatalog, RecordPolicy, RoleDefinition, RouteAccess } from '../access/catalog.ts';
+import type { AccessControl } from '../access/control.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import type { ErrorCatalog } from './errors.ts';
@@ -9,6 +11,19 @@ export interface ModuleContext {
   config: Config;
   /** Call after a commit that queued mail: the dispatcher sends it now rather than at its next poll. */
   mailQueued: () => void;
+  /** Permission sets of members (ACC-2), from every module's catalog and roles. */
+  access: AccessControl;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * What the route requires (ACC-1): `public` (no session), `signed-in` (any session, no
+     * workspace), or a permission of the catalog, checked in the workspace the route names.
+     * Required on every route: the app refuses to start with a route that does not declare it.
+     */
+    access?: RouteAccess;
+  }
 }
 
 /**
@@ -22,6 +37,12 @@ export interface ModuleDefinition {
   migrations?: URL;
   /** Public error codes this module may return. */
   errors?: ErrorCatalog;
+  /** Named permissions of this module's actions (ACC-1). */
+  permissions?: PermissionCatalog;
+  /** Predefined roles this module declares, or its permissions added to roles declared elsewhere. */
+  roles?: readonly RoleDefinition[];
+  /** Attribute rules per permission, applied on a record (ACC-4) and used by explain (ACC-7). */
+  policies?: Readonly<Record<string, RecordPolicy>>;
   /**
    * Cross-cutting hooks that must apply to every module's routes (the session module's CSRF and
    * Origin checks): registered on the root instance, before any module's routes.

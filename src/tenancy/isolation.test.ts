@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, createWorkspace, openTestDatabase, sqlState, type TestDatabase } from '../../test/db.ts';
 import { assertTenantIsolation, type Samples } from '../../test/isolation.ts';
@@ -18,12 +18,24 @@ const SAMPLES: Samples = {
   }),
   'tenant.audit_legal_holds': () => ({ reason: 'litigation', table_name: 'tenant.departments', record_id: 'x' }),
   'tenant.invitations': () => ({ role: 'member', token_hash: randomBytes(32), expires_at: new Date(Date.now() + 3_600_000) }),
-  'tenant.members': () => ({ role: 'member', user_id: memberUser }),
+  // Each membership needs an account of its own: members, member_roles and ownership_offers all
+  // insert memberships (the latter two as parents of their foreign keys).
+  'tenant.members': () => ({ role: 'member', user_id: nextUser() }),
+  'tenant.member_roles': () => ({ role_key: 'viewer' }),
+  'tenant.roles': () => ({ name: `role ${randomUUID()}`, permissions: ['members.read'] }),
+  'tenant.role_changes': () => ({ change: 'role_created', role: 'test' }),
+  'tenant.ownership_offers': () => ({ from_user_id: randomUUID(), expires_at: new Date(Date.now() + 3_600_000) }),
 };
 
+/** Real accounts for tenant.members rows (their user_id references central.users). */
+const users: string[] = [];
+function nextUser(): string {
+  const u = users.pop();
+  if (u === undefined) throw new Error('the isolation test ran out of accounts: create more in beforeAll');
+  return u;
+}
+
 let t: TestDatabase;
-/** A real account for tenant.members rows (its user_id references central.users). */
-let memberUser = '';
 let a: string;
 let b: string;
 
@@ -31,7 +43,7 @@ beforeAll(async () => {
   t = await openTestDatabase();
   a = await createWorkspace(t.db, 'Workspace A');
   b = await createWorkspace(t.db, 'Workspace B');
-  memberUser = await createUser(t.db);
+  for (let i = 0; i < 20; i++) users.push(await createUser(t.db));
 });
 afterAll(async () => t.close());
 
