@@ -123,6 +123,7 @@ export async function deleteRole(tx: Sql, access: AccessControl, actor: Actor, i
   const current = await findRole(tx, access, id);
   if (current.kind !== 'custom') throw fail('ROLE_READ_ONLY');
   assertHeld(access, actor, current.permissions, 'revoke');
+  await tx.query('DELETE FROM tenant.member_roles WHERE role_id = $1', [id]);
   await tx.query('DELETE FROM tenant.roles WHERE id = $1', [id]);
 }
 

@@ -43,9 +43,12 @@ export async function accessRoutes(app: FastifyInstance, access: AccessControl):
       summary: 'The permission catalog (ACC-1)',
       response: { 200: z.object({ permissions: z.array(z.object({ id: z.string(), description: z.string(), module: z.string(), ownerOnly: z.boolean() })) }) },
     },
-  }, async () => ({
+  }, async (request) => {
+    await guard.session(request);
+    return {
     permissions: [...access.catalog.permissions].map(([id, p]) => ({ id, description: p.description, module: p.module, ownerOnly: p.ownerOnly === true })),
-  }));
+    };
+  });
 
   r.get('/api/v1/workspaces/:workspaceId/roles', {
     config: { access: 'roles.read' },

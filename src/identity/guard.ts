@@ -3,7 +3,8 @@ import type { Actor } from '../access/control.ts';
 import type { Sql } from '../db/types.ts';
 import { errorsOf } from '../kernel/errors.ts';
 import { identityErrors } from './errors.ts';
-import { inWorkspace, type Client, type IdentityDeps } from './service.ts';
+import { inWorkspace, whoami, type Client, type IdentityDeps } from './service.ts';
+import type { Principal } from '../db/database.ts';
 
 const fail = errorsOf(identityErrors);
 
@@ -15,6 +16,8 @@ export interface Guard {
    * refusal is audited and answered 403 with the rule; see identity's asMember.
    */
   workspace<T>(request: FastifyRequest, fn: (tx: Sql, actor: Actor) => Promise<T>): Promise<T>;
+  /** The request's signed-in user, after the same session check (for `signed-in` routes). */
+  session(request: FastifyRequest): Promise<Principal>;
 }
 
 declare module 'fastify' {
@@ -58,6 +61,15 @@ export function registerGuard(app: FastifyInstance, deps: Pick<IdentityDeps, 'db
       if (typeof workspaceId !== 'string') throw new Error(`route ${request.routeOptions.url ?? ''} names no :workspaceId`);
       return inWorkspace(deps, requireToken(request, secureCookies), workspaceId, requestClient(request), fn);
     },
+    session(request) {
+      return whoami(deps, requireToken(request, secureCookies), requestClient(request));
+    },
   };
   app.decorate('guard', guard);
+  // Defence in depth for ACC-1: a route that is not public answers 401 to a request without a
+  // session cookie before its handler runs (the handler still checks the session itself).
+  app.addHook('preHandler', async (request) => {
+    const access = request.routeOptions.config.access;
+    if (access !== undefined && access !== 'public' && sessionToken(request, secureCookies) === undefined) throw fail('AUTHENTICATION_REQUIRED');
+  });
 }

@@ -85,6 +85,9 @@ export async function removeMember(deps: IdentityDeps, token: string, workspaceI
       requireOwner(p, 'only an owner can remove an owner');
       await assertOwnerRemains(tx, userId);
     }
+    // Assignments first (no cascade: see access/0001_access.sql), each one in the role-change trail.
+    await tx.query('DELETE FROM tenant.member_roles WHERE user_id = $1', [userId]);
+    await tx.query('UPDATE tenant.ownership_offers SET withdrawn_at = now() WHERE to_user_id = $1 AND accepted_at IS NULL AND withdrawn_at IS NULL', [userId]);
     await tx.query('DELETE FROM tenant.members WHERE user_id = $1', [userId]);
     await recordEvent(tx, { eventType: 'members.removed', action: 'DELETE', tableName: 'tenant.members', recordId: userId, oldValues: { role } });
   });

@@ -144,7 +144,7 @@ async function recordDenial(deps: RequestDeps, actor: Actor, client: Client, den
 }
 
 /** The signed-in user, checked as every request is; no workspace. */
-export function whoami(deps: IdentityDeps, token: string, client: Client): Promise<Principal> {
+export function whoami(deps: RequestDeps, token: string, client: Client): Promise<Principal> {
   return withSession(deps, credentials(deps, token, null, client), async (_tx, p) => p);
 }
 

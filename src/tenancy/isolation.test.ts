@@ -18,8 +18,8 @@ const SAMPLES: Samples = {
   }),
   'tenant.audit_legal_holds': () => ({ reason: 'litigation', table_name: 'tenant.departments', record_id: 'x' }),
   'tenant.invitations': () => ({ role: 'member', token_hash: randomBytes(32), expires_at: new Date(Date.now() + 3_600_000) }),
-  // Each membership needs an account of its own: members, member_roles and ownership_offers all
-  // insert memberships (the latter two as parents of their foreign keys).
+  // Each membership needs an account of its own: members and member_roles (as the parent of its
+  // foreign key) both insert memberships.
   'tenant.members': () => ({ role: 'member', user_id: nextUser() }),
   'tenant.member_roles': () => ({ role_key: 'viewer' }),
   'tenant.roles': () => ({ name: `role ${randomUUID()}`, permissions: ['members.read'] }),

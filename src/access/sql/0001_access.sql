@@ -34,8 +34,11 @@ CREATE TABLE tenant.member_roles (
   created_at   timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (workspace_id, id),
   CHECK (num_nonnulls(role_key, role_id) = 1),
-  FOREIGN KEY (workspace_id, user_id) REFERENCES tenant.members (workspace_id, user_id) ON DELETE CASCADE,
-  FOREIGN KEY (workspace_id, role_id) REFERENCES tenant.roles (workspace_id, id) ON DELETE CASCADE
+  -- No ON DELETE CASCADE: referential actions run as the table owner, outside the request's
+  -- role, so the audit and trail triggers would not see the app's context. The code removes
+  -- assignments itself, in the same transaction, before a role or a membership.
+  FOREIGN KEY (workspace_id, user_id) REFERENCES tenant.members (workspace_id, user_id),
+  FOREIGN KEY (workspace_id, role_id) REFERENCES tenant.roles (workspace_id, id)
 );
 CREATE UNIQUE INDEX member_roles_key ON tenant.member_roles (workspace_id, user_id, role_key) WHERE role_key IS NOT NULL;
 CREATE UNIQUE INDEX member_roles_custom ON tenant.member_roles (workspace_id, user_id, role_id) WHERE role_id IS NOT NULL;
@@ -142,7 +145,8 @@ ALTER TABLE tenant.members ENABLE ALWAYS TRIGGER role_change;
 
 -- ---------------------------------------------------------------------------------------------
 -- Owner transfer (ACC-6) is two steps: an owner offers, the other member accepts. One open offer
--- per workspace; an offer lapses after its expiry or when withdrawn.
+-- per workspace; an offer lapses after its expiry or when withdrawn. No foreign key to members:
+-- an offer outlives a removed member as history, and accepting checks membership.
 CREATE TABLE tenant.ownership_offers (
   workspace_id uuid NOT NULL REFERENCES central.workspaces (id) ON DELETE CASCADE,
   id           uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -152,8 +156,7 @@ CREATE TABLE tenant.ownership_offers (
   expires_at   timestamptz NOT NULL,
   accepted_at  timestamptz,
   withdrawn_at timestamptz,
-  PRIMARY KEY (workspace_id, id),
-  FOREIGN KEY (workspace_id, to_user_id) REFERENCES tenant.members (workspace_id, user_id) ON DELETE CASCADE
+  PRIMARY KEY (workspace_id, id)
 );
 CREATE UNIQUE INDEX ownership_offers_open ON tenant.ownership_offers (workspace_id)
   WHERE accepted_at IS NULL AND withdrawn_at IS NULL;
