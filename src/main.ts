@@ -17,6 +17,7 @@ import { setupServer } from './db/setup.ts';
 import type { Driver } from './db/types.ts';
 import { AccessCatalog } from './access/catalog.ts';
 import { AccessControl } from './access/control.ts';
+import { renderAccessDoc } from './access/docs.ts';
 import { coreModules } from './modules.ts';
 
 const USAGE = `Usage: npm run palisade -- <command> [options]
@@ -31,6 +32,7 @@ Commands:
   bootstrap --email ADDRESS --workspace NAME [--slug SLUG]
                               create a workspace and print its owner's invitation link
   outbox [--all]              show the mails waiting in the outbox (no SMTP_URL configured)
+  access docs                 print every permission and role's permission set (docs/access.md)
   audit verify                recompute every audit hash chain and check the signed checkpoints
         [--workspace ID] [--checkpoints FILE] [--public-key FILE]
   audit seal                  seal pending audit events now and sign checkpoints
@@ -271,6 +273,10 @@ async function run(argv: string[]): Promise<number> {
       return bootstrap(rest);
     case 'outbox':
       return outbox(rest);
+    case 'access':
+      if (rest.length !== 1 || rest[0] !== 'docs') throw new UsageError('access: the only subcommand is docs');
+      process.stdout.write(renderAccessDoc(new AccessCatalog(coreModules)));
+      return 0;
     case undefined:
       console.error(USAGE);
       return 2;
