@@ -33,6 +33,13 @@ export const REDACTED_LOG_PATHS = [
   'err.query',
 ];
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The app's permission catalog, roles and route declarations. */
+    access: AccessControl;
+  }
+}
+
 export interface AppOptions {
   config: Config;
   db: Database;
@@ -77,6 +84,7 @@ export async function createApp({ config, db, modules, logStream, mailQueued = (
   // or names a permission no module declares, stops the app from starting.
   const catalog = new AccessCatalog(modules);
   const access = new AccessControl(catalog);
+  app.decorate('access', access);
   app.addHook('onRoute', (route) => {
     if (route.method === 'HEAD') return;
     const required = (route.config as { access?: unknown } | undefined)?.access;
