@@ -49,6 +49,7 @@ export const MATRIX: Readonly<Record<string, readonly number[]>> = {
   'PATCH /api/v1/workspaces/:workspaceId/roles/:roleId':                   [401, 200, 200, 403, 403, 403, 403, 200],
   'DELETE /api/v1/workspaces/:workspaceId/roles/:roleId':                  [401, 204, 204, 403, 403, 403, 403, 204],
   'GET /api/v1/workspaces/:workspaceId/roles/:roleKey/preview':            [401, 200, 200, 403, 200, 200, 200, 200],
+  'GET /api/v1/workspaces/:workspaceId/me/access':                         [401, 200, 200, 200, 200, 200, 200, 200],
   'GET /api/v1/workspaces/:workspaceId/members/:userId/roles':             [401, 200, 200, 403, 200, 200, 200, 200],
   'POST /api/v1/workspaces/:workspaceId/members/:userId/roles':            [401, 200, 200, 403, 403, 403, 403, 200],
   'DELETE /api/v1/workspaces/:workspaceId/members/:userId/roles/:roleKey': [401, 200, 200, 403, 403, 403, 403, 200],

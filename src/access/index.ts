@@ -7,6 +7,7 @@ export const accessPermissions = definePermissions({
   'roles.read': { description: "See roles, what they allow, members' roles and the role-change trail" },
   'roles.manage': { description: 'Create, edit, delete and assign roles (never beyond the permissions you hold)' },
   'access.explain': { description: 'Ask whether a member may do something and which role or rule decides' },
+  'access.view_own': { description: 'See your own roles, permissions and the routes they open (what a console shows you)' },
   'ownership.transfer': { description: 'Offer the ownership of the workspace to another member', ownerOnly: true },
   'ownership.accept': { description: 'Accept an ownership offer made to you' },
 });
@@ -16,7 +17,7 @@ export const accessPermissions = definePermissions({
  * by key. Their full permission sets are documented in docs/access.md.
  */
 export const predefinedRoles: readonly RoleDefinition[] = [
-  { key: 'member', permissions: ['ownership.accept'] },
+  { key: 'member', permissions: ['ownership.accept', 'access.view_own'] },
   { key: 'administrator', name: 'Administrator', description: 'Runs the workspace day to day: people, roles, sessions; not ownership', permissions: ['roles.read', 'roles.manage', 'access.explain'] },
   { key: 'manager', name: 'Manager', description: 'Approves the expenses of the department they head', permissions: ['roles.read'] },
   { key: 'finance_manager', name: 'Finance Manager', description: 'Approves expenses across the organisation up to a high limit; sees payment details', permissions: ['roles.read'] },

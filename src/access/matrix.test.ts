@@ -84,6 +84,7 @@ const RECIPES: Record<string, Recipe> = {
   'PATCH /api/v1/workspaces/:workspaceId/roles/:roleId': async (c) => ({ url: ws(c, `/roles/${await customRole(c)}`), body: { name: uniqueSlug('renamed') } }),
   'DELETE /api/v1/workspaces/:workspaceId/roles/:roleId': async (c) => ({ url: ws(c, `/roles/${await customRole(c)}`) }),
   'GET /api/v1/workspaces/:workspaceId/roles/:roleKey/preview': async (c) => ({ url: ws(c, '/roles/viewer/preview') }),
+  'GET /api/v1/workspaces/:workspaceId/me/access': async (c) => ({ url: ws(c, '/me/access') }),
   'GET /api/v1/workspaces/:workspaceId/members/:userId/roles': async (c) => ({ url: ws(c, `/members/${c.owner.userId}/roles`) }),
   'POST /api/v1/workspaces/:workspaceId/members/:userId/roles': async (c) => ({ url: ws(c, `/members/${(await c.fresh()).userId}/roles`), body: { role: 'employee' } }),
   'DELETE /api/v1/workspaces/:workspaceId/members/:userId/roles/:roleKey': async (c) => ({ url: ws(c, `/members/${(await c.fresh('member', 'employee')).userId}/roles/employee`) }),

@@ -127,11 +127,11 @@ describe('ACC-6 role management: nobody grants what they lack; the last owner st
     expect(support.json()).toMatchObject({ rule: 'no_escalation' });
     expect((await assign(s, s.alice.browser, s.alice.userId, 'viewer')).json()).toMatchObject({ rule: 'no_self_grant' });
     // Within their permissions it works.
-    expect((await assign(s, s.alice.browser, s.bob.userId, 'viewer')).statusCode).toBe(200);
+    expect((await assign(s, s.alice.browser, s.bob.userId, 'employee')).statusCode).toBe(200);
     // Nothing of the refused attempts was written; each refusal is in the audit trail.
     const roles = (await call(h.app, s.owner.browser, 'GET', url(s.ws, '/roles'))).json<{ roles: { name: string }[] }>().roles;
     expect(roles.map((r) => r.name)).not.toContain('Sneaky');
-    expect((await call(h.app, s.owner.browser, 'GET', url(s.ws, `/members/${s.bob.userId}/roles`))).json<{ roles: { key: string }[] }>().roles.map((r) => r.key)).toEqual(['member', 'viewer']);
+    expect((await call(h.app, s.owner.browser, 'GET', url(s.ws, `/members/${s.bob.userId}/roles`))).json<{ roles: { key: string }[] }>().roles.map((r) => r.key)).toEqual(['member', 'employee']);
     expect((await denials(s.ws)).map((d) => d.new_values.rule)).toEqual(['no_escalation', 'no_escalation', 'no_self_grant']);
   });
 
@@ -243,5 +243,23 @@ describe('ACC-7 explain and preview', () => {
       { permission: 'sessions.revoke_any', description: expect.any(String) as unknown, routes: ['POST /api/v1/workspaces/:workspaceId/members/:userId/sign-out'] },
     ]));
     expect(body.allows.map((a) => a.permission)).not.toContain('roles.manage');
+  });
+});
+
+describe('ACC-5 the API tells a console what to show; the API and RLS check regardless', () => {
+  it('lists my permissions and the routes they open, and narrows on the next request when a role goes', async () => {
+    const s = await scene();
+    await assign(s, s.owner.browser, s.alice.userId, 'support_agent');
+    const mine = async () => (await call(h.app, s.alice.browser, 'GET', url(s.ws, '/me/access'))).json<{ permissions: string[]; routes: string[] }>();
+    const before = await mine();
+    expect(before.permissions).toContain('sessions.revoke_any');
+    expect(before.routes).toContain('POST /api/v1/workspaces/:workspaceId/members/:userId/sign-out');
+    expect(before.routes).not.toContain('POST /api/v1/workspaces/:workspaceId/roles');
+    await call(h.app, s.owner.browser, 'DELETE', url(s.ws, `/members/${s.alice.userId}/roles/support_agent`));
+    const after = await mine();
+    expect(after.permissions).not.toContain('sessions.revoke_any');
+    expect(after.routes).not.toContain('POST /api/v1/workspaces/:workspaceId/members/:userId/sign-out');
+    // Hiding is a convenience: the API refuses the hidden route on its own.
+    expect((await call(h.app, s.alice.browser, 'POST', url(s.ws, `/members/${s.bob.userId}/sign-out`))).statusCode).toBe(403);
   });
 });

@@ -94,6 +94,21 @@ export async function accessRoutes(app: FastifyInstance, access: AccessControl):
     return { ...role, allows };
   }));
 
+  r.get('/api/v1/workspaces/:workspaceId/me/access', {
+    config: { access: 'access.view_own' },
+    schema: {
+      summary: 'My roles, permissions and the routes they open here: a console hides the rest (ACC-5)',
+      params: workspaceParams,
+      response: { 200: MEMBER_ROLES.extend({ routes: z.array(z.string()) }) },
+    },
+  }, async (request) => guard.workspace(request, async (_tx, actor) => ({
+    userId: actor.userId,
+    systemRole: actor.systemRole,
+    roles: [...actor.roles],
+    permissions: [...actor.permissions].sort(),
+    routes: access.routes.filter((route) => route.access === 'public' || route.access === 'signed-in' || actor.can(route.access)).map((route) => `${route.method} ${route.url}`),
+  })));
+
   r.get('/api/v1/workspaces/:workspaceId/members/:userId/roles', {
     config: { access: 'roles.read' },
     schema: { summary: "A member's roles and effective permissions", params: memberParams, response: { 200: MEMBER_ROLES } },
