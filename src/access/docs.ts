@@ -1,4 +1,4 @@
-import { AccessCatalog } from './catalog.ts';
+import type { AccessCatalog } from './catalog.ts';
 
 /**
  * docs/access.md, rendered from the catalog of the given modules: every permission and what each

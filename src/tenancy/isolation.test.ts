@@ -25,6 +25,10 @@ const SAMPLES: Samples = {
   'tenant.roles': () => ({ name: `role ${randomUUID()}`, permissions: ['members.read'] }),
   'tenant.role_changes': () => ({ change: 'role_created', role: 'test' }),
   'tenant.ownership_offers': () => ({ from_user_id: randomUUID(), expires_at: new Date(Date.now() + 3_600_000) }),
+  // The submitter references an account (central.users); the department is created as the parent.
+  'tenant.expense_claims': () => ({ submitter_id: nextUser(), amount: '12.50', currency: 'EUR', description: 'isolation' }),
+  'tenant.expense_claim_events': () => ({ action: 'submitted', to_status: 'submitted' }),
+  'tenant.expense_limits': () => ({ role_key: 'manager', limit_cents: 100_000 }),
 };
 
 /** Real accounts for tenant.members rows (their user_id references central.users). */
@@ -43,7 +47,7 @@ beforeAll(async () => {
   t = await openTestDatabase();
   a = await createWorkspace(t.db, 'Workspace A');
   b = await createWorkspace(t.db, 'Workspace B');
-  for (let i = 0; i < 20; i++) users.push(await createUser(t.db));
+  for (let i = 0; i < 40; i++) users.push(await createUser(t.db));
 });
 afterAll(async () => t.close());
 
