@@ -16,6 +16,8 @@
  * Public routes are called with inputs that fail the same way for everyone (a made-up token), so
  * their row shows that no caller is treated differently.
  */
+import { AUDIT_MATRIX } from './access-matrix-audit.ts';
+
 export const CALLERS = ['anon', 'owner', 'admin', 'member', 'viewer', 'comply', 'finance', 'hr'] as const;
 export type Caller = (typeof CALLERS)[number];
 
@@ -58,4 +60,24 @@ export const MATRIX: Readonly<Record<string, readonly number[]>> = {
   'POST /api/v1/workspaces/:workspaceId/ownership/offer':                  [401, 201, 403, 403, 403, 403, 403, 403],
   'DELETE /api/v1/workspaces/:workspaceId/ownership/offer':                [401, 204, 403, 403, 403, 403, 403, 403],
   'POST /api/v1/workspaces/:workspaceId/ownership/accept':                 [401, 204, 204, 204, 204, 204, 204, 204],
+  // Expenses. Everyone is a Member, and Member submits and reads their own claims; another
+  // member's claim is 404 without expenses.read_all; approving needs expenses.approve (and the
+  // rules: owner and admin approve anywhere, the Finance Manager organisation-wide).
+  'GET /api/v1/workspaces/:workspaceId/departments':                       [401, 200, 200, 200, 200, 200, 200, 200],
+  'POST /api/v1/workspaces/:workspaceId/departments':                      [401, 201, 201, 403, 403, 403, 403, 201],
+  'PATCH /api/v1/workspaces/:workspaceId/departments/:departmentId':       [401, 200, 200, 403, 403, 403, 403, 200],
+  'PATCH /api/v1/workspaces/:workspaceId/members/:userId/department':      [401, 200, 200, 403, 403, 403, 403, 200],
+  'GET /api/v1/workspaces/:workspaceId/expenses/limits':                   [401, 200, 200, 403, 403, 403, 403, 200],
+  'PATCH /api/v1/workspaces/:workspaceId/expenses/limits/roles/:role':     [401, 200, 200, 403, 403, 403, 403, 200],
+  'DELETE /api/v1/workspaces/:workspaceId/expenses/limits/roles/:role':    [401, 200, 200, 403, 403, 403, 403, 200],
+  'PATCH /api/v1/workspaces/:workspaceId/expenses/limits/members/:userId': [401, 200, 200, 403, 403, 403, 403, 200],
+  'DELETE /api/v1/workspaces/:workspaceId/expenses/limits/members/:userId': [401, 200, 200, 403, 403, 403, 403, 200],
+  'POST /api/v1/workspaces/:workspaceId/expenses/claims':                  [401, 201, 201, 201, 201, 201, 201, 201],
+  'GET /api/v1/workspaces/:workspaceId/expenses/claims':                   [401, 200, 200, 200, 200, 200, 200, 200],
+  'GET /api/v1/workspaces/:workspaceId/expenses/claims/:claimId':          [401, 200, 200, 404, 200, 200, 200, 404],
+  'GET /api/v1/workspaces/:workspaceId/expenses/claims/:claimId/history':  [401, 200, 200, 404, 200, 200, 200, 404],
+  'POST /api/v1/workspaces/:workspaceId/expenses/claims/:claimId/approve': [401, 200, 200, 403, 403, 403, 200, 403],
+  'POST /api/v1/workspaces/:workspaceId/expenses/claims/:claimId/reject':  [401, 200, 200, 403, 403, 403, 200, 403],
+  // Audit search and export: rows in test/access-matrix-audit.ts.
+  ...AUDIT_MATRIX,
 };

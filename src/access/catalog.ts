@@ -115,7 +115,7 @@ export class AccessCatalog {
       key: 'admin',
       name: 'Admin',
       kind: 'system',
-      description: 'Every permission except the owner-only ones',
+      description: 'The Administrator: members, roles, settings and every module permission, except the owner-only ones',
       permissions: new Set(all.filter((p) => permissions.get(p)?.ownerOnly !== true)),
     });
     roles.set('member', { key: 'member', name: 'Member', kind: 'system', description: 'The baseline of every member', permissions: drafts.get('member')?.permissions ?? new Set() });

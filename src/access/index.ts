@@ -13,12 +13,12 @@ export const accessPermissions = definePermissions({
 });
 
 /**
- * The predefined business roles (ACC-2), named here; each module adds its own permissions to them
+ * The predefined business roles (ACC-2), named here. There is no separate "Administrator": per
+ * ACC-2 the seeds' Administrator is the Admin system role (one role, not two); each module adds its own permissions to them
  * by key. Their full permission sets are documented in docs/access.md.
  */
 export const predefinedRoles: readonly RoleDefinition[] = [
   { key: 'member', permissions: ['ownership.accept', 'access.view_own'] },
-  { key: 'administrator', name: 'Administrator', description: 'Runs the workspace day to day: people, roles, sessions; not ownership', permissions: ['roles.read', 'roles.manage', 'access.explain'] },
   { key: 'manager', name: 'Manager', description: 'Approves the expenses of the department they head', permissions: ['roles.read'] },
   { key: 'finance_manager', name: 'Finance Manager', description: 'Approves expenses across the organisation up to a high limit; sees payment details', permissions: ['roles.read'] },
   { key: 'hr_manager', name: 'HR Manager', description: 'Invites people, manages memberships and departments, assigns roles', permissions: ['roles.read', 'roles.manage', 'access.explain'] },

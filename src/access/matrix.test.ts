@@ -4,6 +4,7 @@ import { CALLERS, MATRIX, type Caller } from '../../test/access-matrix.ts';
 import { createWorkspace, uniqueSlug } from '../../test/db.ts';
 import type { TestApp } from '../../test/http.ts';
 import { call, identityApp, member, PASSWORD, signIn, type Browser } from '../../test/identity.ts';
+import { AUDIT_RECIPES } from '../../test/access-matrix-audit.ts';
 import { EXPENSE_RECIPES } from '../../test/access-matrix-expenses.ts';
 
 let h: TestApp;
@@ -101,6 +102,7 @@ const RECIPES: Record<string, Recipe> = {
     return { url: ws(c, '/ownership/accept'), body: { offerId } };
   },
   ...EXPENSE_RECIPES,
+  ...AUDIT_RECIPES,
 };
 
 /** Replaces the workspace's open ownership offer (there is at most one) with a new one. */

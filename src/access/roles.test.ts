@@ -65,7 +65,7 @@ describe('ACC-1 the permission catalog', () => {
 });
 
 describe('ACC-2 ACC-3 roles: system, predefined, custom; the change applies on the next request', () => {
-  it('lists the system roles, the eleven predefined business roles and custom roles', async () => {
+  it('lists the system roles (Admin is the Administrator), the ten predefined business roles and custom roles', async () => {
     const s = await scene();
     const created = await call(h.app, s.owner.browser, 'POST', url(s.ws, '/roles'), { name: 'Auditor lite', permissions: ['members.read', 'roles.read'] });
     expect(created.statusCode, created.body).toBe(201);
@@ -73,7 +73,7 @@ describe('ACC-2 ACC-3 roles: system, predefined, custom; the change applies on t
     const byKind = (k: string) => roles.filter((r) => r.kind === k).map((r) => r.key);
     expect(byKind('system')).toEqual(['owner', 'admin', 'member']);
     expect(byKind('predefined').sort()).toEqual([
-      'administrator', 'compliance_officer', 'contractor', 'employee', 'finance_manager', 'hr_manager', 'manager',
+      'compliance_officer', 'contractor', 'employee', 'finance_manager', 'hr_manager', 'manager',
       'project_manager', 'support_agent', 'team_lead', 'viewer',
     ]);
     expect(byKind('custom')).toEqual([created.json<{ key: string }>().key]);

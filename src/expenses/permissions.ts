@@ -30,7 +30,6 @@ export const expensesRoles: readonly RoleDefinition[] = [
   { key: 'team_lead', permissions: APPROVE },
   { key: 'compliance_officer', permissions: READ_ALL },
   { key: 'viewer', permissions: READ_ALL },
-  { key: 'administrator', permissions: [...READ_ALL, 'expenses.manage'] },
 ];
 
 /**

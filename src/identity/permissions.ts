@@ -14,7 +14,6 @@ export const identityPermissions = definePermissions({
 /** What identity gives the system Member role and the predefined roles that touch people. */
 export const identityRoles: readonly RoleDefinition[] = [
   { key: 'member', permissions: ['members.read'] },
-  { key: 'administrator', permissions: ['members.read', 'members.invite', 'members.manage', 'members.remove', 'sessions.read_any', 'sessions.revoke_any'] },
   { key: 'manager', permissions: ['members.read'] },
   { key: 'finance_manager', permissions: ['members.read'] },
   { key: 'hr_manager', permissions: ['members.read', 'members.invite', 'members.manage'] },
