@@ -46,6 +46,18 @@ const benches: Readonly<Record<string, BenchEntry>> = {
     ],
     load: () => import('./http.ts'),
   },
+  authz: {
+    description: 'authorization decisions per second and per-decision p50/p99, RBAC and RBAC+ABAC (expense approval), beside CASL on the same rules and inputs (no database)',
+    options: [
+      '--rounds N       measured rounds; engines alternate every 20 batches within a round (5)',
+      '--decisions N    decisions per engine per round (1000000)',
+      '--batch N        decisions per timed batch; per-decision p50/p99 come from batch times (1000)',
+      '--warmup N       unmeasured decisions per engine before the rounds (500000)',
+      '--members N      members, each with a system role and 0-3 predefined roles (1000)',
+      '--seed N         seed of the generated members, claims and inputs (1)',
+    ],
+    load: () => import('./authz.ts'),
+  },
 };
 
 function usage(): string {
