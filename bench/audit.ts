@@ -14,20 +14,25 @@
  *    events, tables vacuumed and analysed.
  * 2. Verify. Bulk-loads --events events (INSERT … SELECT generate_series as the superuser; the
  *    stamp trigger fires as for any insert), seals them with sealAll (timed), then times
- *    verifyAudit over everything in one withSystem transaction, plus a breakdown of where its
- *    time goes (server execution alone, fetching alone).
+ *    verifyAll (what `palisade audit verify` runs: two withSystem connections, each over half the
+ *    workspace ids) in fast mode (hashes and links checked by the server; the target) and in deep
+ *    mode (every canonical form sent here and hashed in Node), plus EXPLAIN ANALYZE of the fast
+ *    mode's statement on one connection (its plan, and the server's time alone).
  *
  * Other work on this 2-core machine would disturb the figures: before each timed phase this bench
  * waits until no `bench/run.ts rls` process runs and other processes use less than
  * FOREIGN_CPU_LIMIT cores, and repeats a write slice or verify run that such load overlapped.
+ * Options for a machine that is never quiet: --quiet-wait S (wait for quiet at most S seconds per
+ * phase, 60), --attempts N (runs of a disturbed slice, 3), --seal-budget S (seconds allowed to seal
+ * the verify events, 180; fewer events are loaded beyond it).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
-import { CANONICAL_SQL, PLATFORM_WORKSPACE } from '../src/audit/chain.ts';
+import { PLATFORM_WORKSPACE } from '../src/audit/chain.ts';
 import { sealAll } from '../src/audit/seal.ts';
 import { AuditSigner, trustedKeys } from '../src/audit/signing.ts';
-import { verifyAudit, type VerifyReport } from '../src/audit/verify.ts';
+import { serverCheckSql, verifyAll, type VerifyMode } from '../src/audit/verify.ts';
 import { Database, type WorkspaceContext } from '../src/db/database.ts';
 import { migrateDriver } from '../src/db/open.ts';
 import { ServerDriver } from '../src/db/server.ts';
@@ -56,7 +61,7 @@ import {
 const TARGET_AUDITED = 0.85;
 /** chained/audited throughput at or above this: the background sealer does not starve the writers. */
 const TARGET_CHAINED = 0.7;
-/** verifyAudit events per second at or above this. */
+/** verifyAll events per second at or above this (fast mode, the best run). */
 const TARGET_VERIFY = 500_000;
 
 const CONCURRENCIES = [1, 8] as const;
@@ -71,12 +76,18 @@ const CHECKPOINT_AFTER_MS = 60_000;
 const SEAL_INTERVAL_MS = 200;
 /** Sealing the bulk-loaded events may take this long at most; fewer events are loaded otherwise. */
 const SEAL_BUDGET_MS = 180_000;
+let sealBudgetMs = SEAL_BUDGET_MS;
 /** Events loaded and sealed first to measure the sealing rate before committing to --events. */
 const PILOT_EVENTS = 100_000;
-/** Times verifyAudit runs over the same events; the target is judged on the best run. */
-const VERIFY_RUNS = 2;
+/** Times verifyAll runs over the same events in fast mode; the target is judged on the best run. */
+const VERIFY_RUNS = 3;
+/** Deep mode is transfer-bound (~1 kB per event): timed once. */
+const DEEP_RUNS = 1;
+/** Connections verifyAll splits the workspaces over, as `palisade audit verify` on a server. */
+const VERIFY_PARTITIONS = 2;
 /** A write slice or verify run that other load overlapped is repeated at most this many times. */
 const MAX_ATTEMPTS = 3;
+let maxAttempts = MAX_ATTEMPTS;
 /** The other benchmark that may share the server: waited for before each timed phase. */
 const OTHER_BENCH = 'bench/run.ts rls';
 /**
@@ -87,6 +98,7 @@ const FOREIGN_CPU_LIMIT = 0.15;
 const QUIET_SAMPLE_MS = 1000;
 /** Foreign load is waited out at most this long per phase; the bench then goes ahead and says so. */
 const FOREIGN_WAIT_CAP_MS = 60_000;
+let foreignWaitCapMs = FOREIGN_WAIT_CAP_MS;
 
 // Identifiers below are constants: nothing from the command line reaches SQL text.
 type VariantName = 'unaudited' | 'audited' | 'chained';
@@ -150,9 +162,18 @@ function parseOptions(argv: readonly string[]): Options {
     warmup: { type: 'string' },
     workspaces: { type: 'string' },
     events: { type: 'string' },
+    'quiet-wait': { type: 'string' },
+    attempts: { type: 'string' },
+    'seal-budget': { type: 'string' },
   });
   const seconds = positiveInt('seconds', values.seconds, 8);
   if (seconds < SLICES) throw new UsageError(`--seconds must be at least ${SLICES} (one per slice)`);
+  // For a machine that is never quiet: how long to wait for other load per phase, how often to
+  // repeat a disturbed slice, how long sealing the verify events may take (defaults as documented).
+  foreignWaitCapMs = values['quiet-wait'] === undefined ? FOREIGN_WAIT_CAP_MS : Number(values['quiet-wait']) * 1000;
+  if (!Number.isFinite(foreignWaitCapMs) || foreignWaitCapMs < 0) throw new UsageError('--quiet-wait must be a number of seconds');
+  maxAttempts = positiveInt('attempts', values.attempts, MAX_ATTEMPTS);
+  sealBudgetMs = positiveInt('seal-budget', values['seal-budget'], SEAL_BUDGET_MS / 1000) * 1000;
   return {
     adminUrl: benchAdminUrl(),
     seconds,
@@ -257,7 +278,7 @@ async function waitForQuiet(database: string, label: string): Promise<number> {
     const before = await foreignCpu(database);
     await sleep(QUIET_SAMPLE_MS);
     const load = foreignCores(before, await foreignCpu(database));
-    if (load.cores < FOREIGN_CPU_LIMIT || now() - start > FOREIGN_WAIT_CAP_MS) return now() - start;
+    if (load.cores < FOREIGN_CPU_LIMIT || now() - start > foreignWaitCapMs) return now() - start;
     if (now() - lastLog > 30_000) {
       log(`  [${label}] waiting: other processes use ${load.cores.toFixed(2)} cores (busiest: ${load.top})`);
       lastLog = now();
@@ -500,7 +521,7 @@ async function runSlice(ctx: Context, cell: Cell, sliceMs: number): Promise<void
     } finally {
       await sealer?.stop();
     }
-    if (disturbed !== null && attempt < MAX_ATTEMPTS) {
+    if (disturbed !== null && attempt < maxAttempts) {
       log(`  ${label}: ${disturbed} during the slice; repeating it`);
       continue;
     }
@@ -590,56 +611,33 @@ async function sealEverything(db: Database, signer: AuditSigner): Promise<number
   return results.reduce((n, r) => n + r.sealed, 0);
 }
 
-const VERIFY_QUERY = `SELECT e.workspace_id, e.seq, e.prev_hash, e.hash, ${CANONICAL_SQL} AS canonical
-                        FROM tenant.audit_events e
-                       WHERE e.seq IS NOT NULL
-                       ORDER BY e.workspace_id, e.seq`;
-
 interface Breakdown {
-  /** EXPLAIN ANALYZE of verify's cursor query: the server's own work, no transfer. */
+  /** EXPLAIN ANALYZE of the fast mode's statement over every workspace, on one connection. */
   serverMs: number;
+  rows: number;
   plan: string[];
-  /** The same cursor fetched in the same batches by withSystem, rows parsed, nothing hashed. */
-  fetchMs: number;
-  fetchedRows: number;
-  canonicalBytes: number;
 }
 
 /**
- * Where verify's time goes: the server executing its query (rendering every canonical form), then
- * the same rows fetched and parsed by the driver with no hashing. What the full verify takes
- * beyond the second is the client's hashing and checks.
+ * The fast mode's statement as the server runs it for the whole table on one connection (no
+ * transfer: one summary row per workspace): its plan shows the table's sequential scan (hashes)
+ * and the chain index's index-only scan (links).
  */
-async function verifyBreakdown(db: Database, admin: pg.Client): Promise<Breakdown> {
+async function verifyBreakdown(admin: pg.Client): Promise<Breakdown> {
   await admin.query('BEGIN');
-  let serverMs: number;
-  let plan: string[];
   try {
-    // EXPLAIN of the DECLARE plans it as a cursor (fast-start), as verify's cursor is planned.
+    await admin.query('SET LOCAL jit = off');
     const { rows } = await admin.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF, BUFFERS) DECLARE bench_verify NO SCROLL CURSOR FOR ${VERIFY_QUERY}`,
+      `EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF, BUFFERS) ${serverCheckSql(() => 'true', 0)}`,
+      ['{}', '{}'],
     );
-    plan = rows.map((r) => r['QUERY PLAN']);
+    const plan = rows.map((r) => r['QUERY PLAN']);
     const line = plan.find((l) => l.startsWith('Execution Time'));
-    serverMs = Number(/([\d.]+) ms/.exec(line ?? '')?.[1] ?? Number.NaN);
+    const counted = await admin.query<{ n: string }>('SELECT count(*) AS n FROM tenant.audit_events WHERE seq IS NOT NULL');
+    return { serverMs: Number(/([\d.]+) ms/.exec(line ?? '')?.[1] ?? Number.NaN), rows: Number(counted.rows[0]?.n ?? 0), plan };
   } finally {
     await admin.query('ROLLBACK');
   }
-  let fetchedRows = 0;
-  let canonicalBytes = 0;
-  const fetch = await timed(() =>
-    db.withSystem('bench: verify fetch only', async (tx) => {
-      await tx.query(`DECLARE bench_verify_fetch NO SCROLL CURSOR FOR ${VERIFY_QUERY}`);
-      for (;;) {
-        const batch = await tx.query<{ canonical: string }>('FETCH 20000 FROM bench_verify_fetch');
-        if (batch.rows.length === 0) break;
-        fetchedRows += batch.rows.length;
-        for (const r of batch.rows) canonicalBytes += r.canonical.length;
-      }
-      await tx.query('CLOSE bench_verify_fetch');
-    }),
-  );
-  return { serverMs, plan, fetchMs: fetch.ms, fetchedRows, canonicalBytes };
 }
 
 interface VerifyPhase {
@@ -652,7 +650,7 @@ interface VerifyPhase {
   pilotSealRate: number;
   vacuumMs: number;
   tableSize: string;
-  runs: { ms: number; eventsChecked: number; workspaces: number; ok: boolean; rate: number; waitedMs: number; disturbed: string | null }[];
+  runs: { mode: VerifyMode; ms: number; eventsChecked: number; workspaces: number; ok: boolean; rate: number; waitedMs: number; disturbed: string | null }[];
   breakdown: Breakdown;
   problems: string[];
   /** Steps that other load overlapped, with the reason. */
@@ -706,14 +704,14 @@ async function measureVerify(ctx: Context): Promise<VerifyPhase> {
   log(`  sealed ${seal1.value} events in ${(seal1.ms / 1000).toFixed(1)} s (${pilotSealRate.toFixed(0)} events/s)`);
 
   let rest = options.events - pilot;
-  const fits = Math.floor(((SEAL_BUDGET_MS - seal1.ms) * pilotSealRate) / 1000);
+  const fits = Math.floor(((sealBudgetMs - seal1.ms) * pilotSealRate) / 1000);
   const capped = rest > fits;
   if (capped) {
     const wanted = rest;
     rest = Math.max(0, fits);
     log(
       `  sealing ${options.events} events would take ~${(options.events / pilotSealRate).toFixed(0)} s at ` +
-        `${pilotSealRate.toFixed(0)} events/s, over the ${SEAL_BUDGET_MS / 1000} s budget: ` +
+        `${pilotSealRate.toFixed(0)} events/s, over the ${sealBudgetMs / 1000} s budget: ` +
         `loading ${pilot + rest} events instead of ${pilot + wanted}`,
     );
   }
@@ -739,12 +737,14 @@ async function measureVerify(ctx: Context): Promise<VerifyPhase> {
   const keys = trustedKeys(signer.publicKey);
   const runs: VerifyPhase['runs'] = [];
   let problems: string[] = [];
-  for (let i = 0; i < VERIFY_RUNS; i++) {
-    const { ms, value: report, waitedMs, disturbed: why } = await guarded(database, 'verify', MAX_ATTEMPTS, () =>
-      db.withSystem('bench: verify', (tx): Promise<VerifyReport> => verifyAudit(tx, { keys })),
+  const plan: VerifyMode[] = [...Array.from({ length: VERIFY_RUNS }, (): VerifyMode => 'fast'), ...Array.from({ length: DEEP_RUNS }, (): VerifyMode => 'deep')];
+  for (const [i, mode] of plan.entries()) {
+    const { ms, value: report, waitedMs, disturbed: why } = await guarded(database, `verify ${mode}`, maxAttempts, () =>
+      verifyAll(db, { keys, mode, partitions: VERIFY_PARTITIONS }),
     );
-    note(`verify run ${i + 1}`, why);
+    note(`verify run ${i + 1} (${mode})`, why);
     runs.push({
+      mode,
       ms,
       eventsChecked: report.eventsChecked,
       workspaces: report.workspaces.length,
@@ -753,13 +753,13 @@ async function measureVerify(ctx: Context): Promise<VerifyPhase> {
       waitedMs,
       disturbed: why,
     });
-    problems = report.workspaces.flatMap((w) => w.problems.map((p) => `${w.workspaceId}: ${p}`));
+    problems = [...problems, ...report.workspaces.flatMap((w) => w.problems.map((p) => `${mode} ${w.workspaceId}: ${p}`))];
     log(
-      `  verify run ${i + 1}: ${report.eventsChecked} events in ${(ms / 1000).toFixed(2)} s ` +
+      `  verify run ${i + 1} (${mode}): ${report.eventsChecked} events in ${(ms / 1000).toFixed(2)} s ` +
         `(${rate(report.eventsChecked, ms)} events/s), ${report.ok ? 'ok' : 'BROKEN'}`,
     );
   }
-  const breakdown = await guarded(database, 'breakdown', MAX_ATTEMPTS, () => verifyBreakdown(db, admin));
+  const breakdown = await guarded(database, 'breakdown', maxAttempts, () => verifyBreakdown(admin));
   note('breakdown', breakdown.disturbed);
   return {
     requested: options.events,
@@ -873,7 +873,8 @@ export async function run(argv: readonly string[]): Promise<void> {
         checkpointAfterMs: CHECKPOINT_AFTER_MS,
         poolSize: Math.max(...CONCURRENCIES) + 4,
         foreignCpuLimitCores: FOREIGN_CPU_LIMIT,
-        maxAttemptsPerSlice: MAX_ATTEMPTS,
+        maxAttemptsPerSlice: maxAttempts,
+        foreignWaitCapSeconds: foreignWaitCapMs / 1000,
       },
       variants: Object.fromEntries(VARIANTS.map((v) => [v.name, { table: v.table, description: v.description, sql: insertSql(v.table) }])),
       writes: report.writes,
@@ -881,7 +882,7 @@ export async function run(argv: readonly string[]): Promise<void> {
         eventsRequested: verify.requested,
         eventsLoaded: verify.loaded,
         cappedBySealBudget: verify.capped,
-        sealBudgetSeconds: SEAL_BUDGET_MS / 1000,
+        sealBudgetSeconds: sealBudgetMs / 1000,
         loadSeconds: round(verify.loadMs / 1000),
         seal: {
           events: verify.seal.events,
@@ -892,11 +893,10 @@ export async function run(argv: readonly string[]): Promise<void> {
         vacuumSeconds: round(verify.vacuumMs / 1000),
         auditEventsTableSize: verify.tableSize,
         runs: verify.runs.map((r) => ({ ...r, ms: Math.round(r.ms), rate: Math.round(r.rate) })),
+        partitions: VERIFY_PARTITIONS,
         breakdown: {
-          serverExecutionSeconds: round(verify.breakdown.serverMs / 1000),
-          fetchOnlySeconds: round(verify.breakdown.fetchMs / 1000),
-          fetchedRows: verify.breakdown.fetchedRows,
-          meanCanonicalChars: Math.round(verify.breakdown.canonicalBytes / Math.max(1, verify.breakdown.fetchedRows)),
+          fastStatementOneConnectionSeconds: round(verify.breakdown.serverMs / 1000),
+          rows: verify.breakdown.rows,
           plan: verify.breakdown.plan,
         },
         problems: verify.problems.slice(0, 20),
@@ -1050,7 +1050,7 @@ function printReport(
     ),
   );
   if (writes.some((w) => w.slices.some((x) => x.disturbed !== null))) {
-    log(`* a slice of this cell stayed disturbed by other load after ${MAX_ATTEMPTS} attempts (see the JSON)`);
+    log(`* a slice of this cell stayed disturbed by other load after ${maxAttempts} attempts (see the JSON)`);
   }
   const sealerErrors = writes.flatMap((w) => w.sealer?.errors ?? []);
   if (sealerErrors.length > 0) log(`sealer errors: ${sealerErrors.length}, first: ${sealerErrors[0] ?? ''}`);
@@ -1086,13 +1086,13 @@ function printReport(
     ),
   );
 
-  const best = verify.runs.reduce((b, r) => (r.rate > b ? r.rate : b), 0);
+  const bestOf = (mode: VerifyMode) => verify.runs.filter((r) => r.mode === mode).reduce((b, r) => (r.rate > b ? r.rate : b), 0);
+  const best = bestOf('fast');
   const verifyOk = verify.runs.every((r) => r.ok);
-  targets.push({ name: 'verify events/s (best run)', target: `≥ ${TARGET_VERIFY}`, value: Math.round(best), met: best >= TARGET_VERIFY });
-  targets.push({ name: 'verify report ok', target: 'ok', value: verifyOk, met: verifyOk });
+  targets.push({ name: 'verify events/s, fast mode (best run)', target: `≥ ${TARGET_VERIFY}`, value: Math.round(best), met: best >= TARGET_VERIFY });
+  targets.push({ name: 'verify report ok (both modes)', target: 'ok', value: verifyOk, met: verifyOk });
   const b = verify.breakdown;
-  const lastRun = verify.runs[verify.runs.length - 1];
-  log(`\nverify: ${verify.loaded} bulk-loaded events over ${options.workspaces} workspaces${verify.capped ? ` (CAPPED from ${verify.requested}: sealing budget ${SEAL_BUDGET_MS / 1000} s)` : ''}, audit_events ${verify.tableSize}`);
+  log(`\nverify: ${verify.loaded} bulk-loaded events over ${options.workspaces} workspaces${verify.capped ? ` (CAPPED from ${verify.requested}: sealing budget ${sealBudgetMs / 1000} s)` : ''}, audit_events ${verify.tableSize}`);
   log(
     formatTable(
       [{ header: 'step', align: 'left' }, { header: 'events' }, { header: 'seconds' }, { header: 'events/s' }, { header: '', align: 'left' }],
@@ -1106,26 +1106,19 @@ function printReport(
           `pilot ${verify.pilotSealRate.toFixed(0)}/s`,
         ],
         ...verify.runs.map((r, i) => [
-          `verifyAudit run ${i + 1} (withSystem)`,
+          `verifyAll run ${i + 1}, ${r.mode} (${VERIFY_PARTITIONS} connections)`,
           String(r.eventsChecked),
           (r.ms / 1000).toFixed(2),
           r.rate.toFixed(0),
           `${r.ok ? 'ok' : 'BROKEN'}${r.disturbed === null ? '' : ', disturbed'}`,
         ]),
-        ['  of which: server executes the cursor query', String(b.fetchedRows), (b.serverMs / 1000).toFixed(2), rate(b.fetchedRows, b.serverMs), 'EXPLAIN ANALYZE'],
-        ['  of which: server + transfer + row parsing', String(b.fetchedRows), (b.fetchMs / 1000).toFixed(2), rate(b.fetchedRows, b.fetchMs), 'fetch only'],
-        [
-          '  of which: hashing and checks in Node',
-          '',
-          lastRun === undefined ? '-' : ((lastRun.ms - b.fetchMs) / 1000).toFixed(2),
-          '',
-          'last run − fetch only',
-        ],
+        ['fast statement on 1 connection (server only)', String(b.rows), (b.serverMs / 1000).toFixed(2), rate(b.rows, b.serverMs), 'EXPLAIN ANALYZE'],
       ],
     ),
   );
   for (const d of verify.disturbed) log(`disturbed: ${d}`);
-  log(`verify plan: ${b.plan.filter((l) => /Scan|Sort|Execution Time/.test(l)).map((l) => l.trim()).join(' | ')}`);
+  log(`fast plan: ${b.plan.filter((l) => /Scan|Sort|Execution Time/.test(l)).map((l) => l.trim()).join(' | ')}`);
+  log(`deep mode (best run): ${bestOf('deep').toFixed(0)} events/s`);
 
   log('\ntargets:');
   log(

@@ -41,7 +41,9 @@ function palisade(args: string[], env: Record<string, string> = {}): Promise<Run
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    // A hung command is killed; generous, since concurrent runs on a loaded 2-core CI machine each
+    // compile with tsx and start a database (a slow start is not a failure of the CLI).
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -50,7 +52,7 @@ function palisade(args: string[], env: Record<string, string> = {}): Promise<Run
   });
 }
 
-describe.concurrent('palisade CLI', () => {
+describe.concurrent('palisade CLI', { timeout: 150_000 }, () => {
   it('with no command prints the usage on stderr and exits 2', async () => {
     const run = await palisade([]);
     expect(run.code).toBe(2);
@@ -149,7 +151,7 @@ describe('AUD-5 audit commands, end to end on an embedded data folder', () => {
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toMatch(/✗ seq 2 was altered: its content no longer matches its hash/);
     expect(tampered.stdout).toMatch(/TAMPERING DETECTED$/m);
-  }, 60_000);
+  }, 150_000);
 
   it('refuses unknown subcommands and malformed workspace ids with exit code 2', async () => {
     const [bogus, badId, noOut] = await Promise.all([
@@ -183,5 +185,5 @@ describe('AUTH-11 palisade bootstrap', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 150_000);
 });

@@ -4,10 +4,11 @@ import { createWorkspace, freshDriver, openTestDatabase, type TestDatabase } fro
 import { Database } from '../db/database.ts';
 import { migrateDriver } from '../db/open.ts';
 import { coreModules } from '../modules.ts';
-import { CANONICAL_SQL, genesisHash, linkHash } from './chain.ts';
+import { CANONICAL_SQL, CANONICAL_V1_SQL, genesisHash, linkHash } from './chain.ts';
 import { exportCheckpoints, parseCheckpoints } from './checkpoints.ts';
 import { sealAll, sealWorkspace } from './seal.ts';
-import { AuditSigner } from './signing.ts';
+import { AuditSigner, trustedKeys } from './signing.ts';
+import { verifyAll, verifyAudit, type VerifyMode } from './verify.ts';
 
 let t: TestDatabase;
 const { signer, verify } = testSigner();
@@ -34,6 +35,34 @@ const problemsOf = async (ws: string, exported?: ReturnType<typeof parseCheckpoi
   return report.workspaces.find((w) => w.workspaceId === ws)?.problems ?? [];
 };
 
+/** The same check in a given mode, and over every workspace (split in two) rather than one. */
+const problemsIn = async (mode: VerifyMode, ws: string, exported?: ReturnType<typeof parseCheckpoints>) => {
+  const keys = trustedKeys(signer.publicKey);
+  const extra = exported === undefined ? {} : { exported };
+  const one = await t.db.withSystem('test: verify audit', (tx) => verifyAudit(tx, { keys, mode, workspaceId: ws, ...extra }));
+  const all = await verifyAll(t.db, { keys, mode, partitions: 2, ...extra });
+  const problems = one.workspaces.find((w) => w.workspaceId === ws)?.problems ?? [];
+  // A workspace's report does not depend on how the work was split.
+  expect(all.workspaces.find((w) => w.workspaceId === ws)).toEqual(one.workspaces.find((w) => w.workspaceId === ws));
+  return problems;
+};
+
+/** Rewrites a workspace's chain in place as the superuser: every hash recomputed from `canonicalSql`. */
+async function rehash(ws: string, canonicalSql: string): Promise<void> {
+  await asSuperuserWithoutTriggers(t.admin, async () => {
+    const { rows } = await t.admin.query<{ id: string; seq: string; canonical: string | Uint8Array }>(
+      `SELECT e.id, e.seq, ${canonicalSql} AS canonical FROM tenant.audit_events e WHERE workspace_id = $1 AND seq IS NOT NULL ORDER BY seq`,
+      [ws],
+    );
+    let prev = genesisHash(ws);
+    for (const r of rows) {
+      const hash = linkHash(prev, BigInt(r.seq), r.canonical);
+      await t.admin.query('UPDATE tenant.audit_events SET prev_hash = $1, hash = $2 WHERE workspace_id = $3 AND id = $4', [prev, hash, ws, r.id]);
+      prev = hash;
+    }
+  });
+}
+
 describe('AUD-5 hash chain and signed checkpoints', () => {
   it('seals events into a contiguous chain that verifies', async () => {
     const ws = await sealedWorkspace(5);
@@ -47,15 +76,17 @@ describe('AUD-5 hash chain and signed checkpoints', () => {
 
   it('hashes are computed as documented (genesis, seq, canonical form), independently of this code path', async () => {
     const ws = await sealedWorkspace(2);
-    const { rows } = await t.admin.query<{ seq: string; prev_hash: Buffer; hash: Buffer; canonical: string }>(
+    const { rows } = await t.admin.query<{ seq: string; prev_hash: Uint8Array; hash: Uint8Array; canonical: Uint8Array }>(
       `SELECT e.seq, e.prev_hash, e.hash, ${CANONICAL_SQL} AS canonical FROM tenant.audit_events e WHERE workspace_id = $1 ORDER BY seq`,
       [ws],
     );
     let prev = genesisHash(ws);
     for (const r of rows) {
-      expect(r.prev_hash.equals(prev)).toBe(true);
-      expect(linkHash(prev, BigInt(r.seq), r.canonical).equals(r.hash)).toBe(true);
-      prev = r.hash;
+      expect(Buffer.from(r.prev_hash).equals(prev)).toBe(true);
+      // Version 2: record_send's column count (19) first, then the version field, an int4 2.
+      expect(Buffer.from(r.canonical).subarray(0, 16).toString('hex')).toBe('00000013000000170000000400000002');
+      expect(linkHash(prev, BigInt(r.seq), r.canonical).equals(Buffer.from(r.hash))).toBe(true);
+      prev = Buffer.from(r.hash);
     }
     expect(rows.map((r) => r.seq)).toEqual(['1', '2', '3']);
   });
@@ -108,7 +139,7 @@ describe('AUD-5 hash chain and signed checkpoints', () => {
     // checkpoints stored in the database (it cannot forge new ones without the key).
     await asSuperuserWithoutTriggers(t.admin, async () => {
       await t.admin.query(`UPDATE tenant.audit_events SET new_values = new_values || '{"name": "Forged"}' WHERE workspace_id = $1 AND seq = 2`, [ws]);
-      const { rows } = await t.admin.query<{ id: string; seq: string; canonical: string }>(
+      const { rows } = await t.admin.query<{ id: string; seq: string; canonical: Uint8Array }>(
         `SELECT e.id, e.seq, ${CANONICAL_SQL} AS canonical FROM tenant.audit_events e WHERE workspace_id = $1 ORDER BY seq`,
         [ws],
       );
@@ -188,3 +219,90 @@ describe('AUD-5 hash chain and signed checkpoints', () => {
     expect(report.workspaces[0]).toMatchObject({ events: 51, firstSeq: 1n, headSeq: 51n, unsealed: 0, problems: [] });
   });
 });
+
+// Both modes must catch every kind of tampering above, with the same report.
+describe.each(['deep', 'fast'] as const)('AUD-5 verify, %s mode', (mode) => {
+  it('an intact chain verifies', async () => {
+    const ws = await sealedWorkspace(4);
+    expect(await problemsIn(mode, ws)).toEqual([]);
+  });
+
+  it('(a) an edited row, actor, time or chain field', async () => {
+    for (const [change, expected] of [
+      [`new_values = new_values || '{"name": "Forged"}'`, /^seq 2 was altered/],
+      [`actor_email = 'someone.else@example.com'`, /^seq 2 was altered/],
+      [`occurred_at = occurred_at - interval '1 microsecond'`, /^seq 2 was altered/],
+      [`ip = '198.51.100.1'`, /^seq 2 was altered/],
+      [`prev_hash = sha256('x')`, /^seq 2 does not link to seq 1/],
+      [`hash = sha256('x')`, /^seq 2 was altered/],
+    ] as const) {
+      const ws = await sealedWorkspace(3);
+      await asSuperuserWithoutTriggers(t.admin, async () => {
+        await t.admin.query(`UPDATE tenant.audit_events SET ${change} WHERE workspace_id = $1 AND seq = 2`, [ws]);
+      });
+      const problems = await problemsIn(mode, ws);
+      expect(problems, change).toHaveLength(1);
+      expect(problems[0], change).toMatch(expected);
+    }
+  });
+
+  it('(a) a row edited and re-hashed alone (its successor no longer links)', async () => {
+    const ws = await sealedWorkspace(4);
+    await asSuperuserWithoutTriggers(t.admin, async () => {
+      await t.admin.query(`UPDATE tenant.audit_events SET reason = 'harmless' WHERE workspace_id = $1 AND seq = 3`, [ws]);
+      const { rows } = await t.admin.query<{ prev_hash: Uint8Array; canonical: Uint8Array }>(
+        `SELECT e.prev_hash, ${CANONICAL_SQL} AS canonical FROM tenant.audit_events e WHERE workspace_id = $1 AND seq = 3`,
+        [ws],
+      );
+      const row = rows[0];
+      if (row === undefined) throw new Error('no row');
+      await t.admin.query('UPDATE tenant.audit_events SET hash = $1 WHERE workspace_id = $2 AND seq = 3', [linkHash(row.prev_hash, 3n, row.canonical), ws]);
+    });
+    expect(await problemsIn(mode, ws)).toEqual(['seq 4 does not link to seq 3 (prev_hash altered, or the previous event was replaced)']);
+  });
+
+  it('(b) a row removed from the middle, and the first row removed', async () => {
+    const ws = await sealedWorkspace(5);
+    const first = await sealedWorkspace(2);
+    await asSuperuserWithoutTriggers(t.admin, async () => {
+      await t.admin.query('DELETE FROM tenant.audit_events WHERE workspace_id = $1 AND seq IN (3, 4)', [ws]);
+      await t.admin.query('DELETE FROM tenant.audit_events WHERE workspace_id = $1 AND seq = 1', [first]);
+    });
+    expect(await problemsIn(mode, ws)).toEqual(['seq 3…4 is missing (next present: 5): events were removed']);
+    expect(await problemsIn(mode, first)).toEqual(['events 1…1 are missing and no valid deletion certificate covers them']);
+  });
+
+  it('(c) the newest rows removed', async () => {
+    const ws = await sealedWorkspace(5);
+    await asSuperuserWithoutTriggers(t.admin, async () => {
+      await t.admin.query('DELETE FROM tenant.audit_events WHERE workspace_id = $1 AND seq > 4', [ws]);
+    });
+    expect(await problemsIn(mode, ws)).toEqual([expect.stringMatching(/^events after seq 4 are missing: a checkpoint signed .* covers seq 6$/)]);
+  });
+
+  it('(d) a chain rewritten consistently, against an exported checkpoint', async () => {
+    const ws = await sealedWorkspace(5);
+    const exported = parseCheckpoints(await t.db.withSystem('test: export', (tx) => exportCheckpoints(tx)));
+    await asSuperuserWithoutTriggers(t.admin, async () => {
+      await t.admin.query(`UPDATE tenant.audit_events SET new_values = new_values || '{"name": "Forged"}' WHERE workspace_id = $1 AND seq = 2`, [ws]);
+      await t.admin.query('DELETE FROM tenant.audit_checkpoints WHERE workspace_id = $1', [ws]);
+    });
+    await rehash(ws, CANONICAL_SQL);
+    expect(await problemsIn(mode, ws)).toEqual([]);
+    expect(await problemsIn(mode, ws, exported)).toEqual([expect.stringMatching(/^the chain was rewritten: seq 6 has hash/)]);
+  });
+
+  it('verifies chains sealed with the version-1 canonical form (before migration 0003), and catches edits in them', async () => {
+    const ws = await sealedWorkspace(3);
+    await asSuperuserWithoutTriggers(t.admin, async () => {
+      await t.admin.query('DELETE FROM tenant.audit_checkpoints WHERE workspace_id = $1', [ws]);
+    });
+    await rehash(ws, CANONICAL_V1_SQL);
+    expect(await problemsIn(mode, ws)).toEqual([]);
+    await asSuperuserWithoutTriggers(t.admin, async () => {
+      await t.admin.query(`UPDATE tenant.audit_events SET actor_role = 'owner' WHERE workspace_id = $1 AND seq = 3`, [ws]);
+    });
+    expect(await problemsIn(mode, ws)).toEqual(['seq 3 was altered: its content no longer matches its hash']);
+  });
+});
+

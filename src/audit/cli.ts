@@ -5,23 +5,23 @@ import { exportCheckpoints, parseCheckpoints } from './checkpoints.ts';
 import { purgeExpired } from './purge.ts';
 import { sealAll } from './seal.ts';
 import { publicKeyFromPem, trustedKeys, type AuditSigner } from './signing.ts';
-import { verifyAudit, type VerifyReport } from './verify.ts';
+import { verifyAll, type VerifyMode, type VerifyReport } from './verify.ts';
 
 /** `palisade audit verify`: returns the printed report and whether every chain is intact. */
 export async function verifyCommand(
   db: Database,
   signer: AuditSigner,
-  options: { workspaceId?: string; checkpointsFile?: string; publicKeyFiles?: readonly string[] },
+  options: { workspaceId?: string; checkpointsFile?: string; publicKeyFiles?: readonly string[]; mode?: VerifyMode },
 ): Promise<{ ok: boolean; text: string }> {
   const extraKeys = await Promise.all((options.publicKeyFiles ?? []).map(async (f) => publicKeyFromPem(await readFile(f, 'utf8'))));
   const exported = options.checkpointsFile === undefined ? undefined : parseCheckpoints(await readFile(options.checkpointsFile, 'utf8'));
-  const report = await db.withSystem('audit: verify', (tx) =>
-    verifyAudit(tx, {
-      keys: trustedKeys(signer.publicKey, ...extraKeys),
-      ...(options.workspaceId === undefined ? {} : { workspaceId: options.workspaceId }),
-      ...(exported === undefined ? {} : { exported }),
-    }),
-  );
+  // Deep unless asked otherwise: every hash recomputed in this process (see VerifyMode).
+  const report = await verifyAll(db, {
+    keys: trustedKeys(signer.publicKey, ...extraKeys),
+    mode: options.mode ?? 'deep',
+    ...(options.workspaceId === undefined ? {} : { workspaceId: options.workspaceId }),
+    ...(exported === undefined ? {} : { exported }),
+  });
   return { ok: report.ok, text: formatReport(report, exported !== undefined) };
 }
 
@@ -41,6 +41,7 @@ export function formatReport(report: VerifyReport, withFile: boolean): string {
   const rate = report.seconds > 0 ? Math.round(report.eventsChecked / report.seconds) : report.eventsChecked;
   lines.push(
     `verified ${report.eventsChecked} events in ${report.seconds.toFixed(2)} s (${rate} events/s)` +
+      (report.mode === 'fast' ? ' (fast: hashes recomputed by the database server)' : ' (deep: hashes recomputed here)') +
       `${withFile ? ', against the exported checkpoints' : ''}: ${report.ok ? 'OK' : 'TAMPERING DETECTED'}`,
   );
   return lines.join('\n');

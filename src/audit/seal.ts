@@ -57,8 +57,9 @@ export async function sealWorkspace(db: Database, signer: AuditSigner, workspace
     const batch = await db.withSystem('audit: seal', async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('palisade.audit:' || $1::text, 0))`, [workspaceId]);
       const start = await chainHead(tx, workspaceId);
+      // The canonical bytes travel as base64: a third smaller than bytea's hex output.
       const { rows } = await tx.query<{ id: string; canonical: string }>(
-        `SELECT e.id, ${CANONICAL_SQL} AS canonical FROM tenant.audit_events e
+        `SELECT e.id, pg_catalog.encode(${CANONICAL_SQL}, 'base64') AS canonical FROM tenant.audit_events e
           WHERE e.workspace_id = $1 AND e.seq IS NULL ORDER BY e.pos LIMIT $2`,
         [workspaceId, batchSize],
       );
@@ -70,7 +71,7 @@ export async function sealWorkspace(db: Database, signer: AuditSigner, workspace
       const hashes: Buffer[] = [];
       for (const row of rows) {
         seq += 1n;
-        const hash = linkHash(prev, seq, row.canonical);
+        const hash = linkHash(prev, seq, Buffer.from(row.canonical, 'base64'));
         ids.push(row.id);
         seqs.push(seq.toString());
         prevs.push(prev);
