@@ -26,7 +26,7 @@ export const predefinedRoles: readonly RoleDefinition[] = [
   { key: 'compliance_officer', name: 'Compliance Officer', description: 'Reads and exports the audit trail, explains access; changes nothing', permissions: ['roles.read', 'access.explain'] },
   { key: 'team_lead', name: 'Team Lead', description: 'Approves small expenses of the department they head', permissions: [] },
   { key: 'employee', name: 'Employee', description: 'Submits their own expenses', permissions: [] },
-  { key: 'contractor', name: 'Contractor', description: 'Submits their own expenses; does not see the member list', permissions: [] },
+  { key: 'contractor', name: 'Contractor', description: 'An outside worker: submits their own expenses, nothing more than a Member', permissions: [] },
   { key: 'support_agent', name: 'Support Agent', description: "Helps members: sees and ends their sessions, explains access", permissions: ['roles.read', 'access.explain'] },
   { key: 'viewer', name: 'Viewer', description: 'Reads, changes nothing', permissions: ['roles.read'] },
 ];

@@ -120,7 +120,10 @@ async function customRole(c: Ctx): Promise<string> {
   return rows[0]?.id ?? '';
 }
 
-const PREDEFINED: Partial<Record<Caller, string>> = { viewer: 'viewer', comply: 'compliance_officer', finance: 'finance_manager', hr: 'hr_manager' };
+const PREDEFINED: Partial<Record<Caller, string>> = {
+  viewer: 'viewer', comply: 'compliance_officer', finance: 'finance_manager', hr: 'hr_manager', manager: 'manager',
+  pm: 'project_manager', lead: 'team_lead', employee: 'employee', contractor: 'contractor', support: 'support_agent',
+};
 
 /** A fresh member of `wsId` with a system role and optionally a predefined role. */
 async function newMember(wsId: string, role: 'owner' | 'admin' | 'member', predefined?: string): Promise<Person> {
@@ -142,7 +145,7 @@ function registeredRoutes(): string[] {
   return [...new Set(h.app.access.routes.map((r) => `${r.method} ${r.url}`))];
 }
 
-describe('ACC-1 ACC-2 access matrix: every route × every kind of caller, through HTTP', () => {
+describe('ACC-1 ACC-2 access matrix: every route × every role (3 system, 10 predefined) and anonymous, through HTTP', () => {
   it('lists every route of the app, and only those', () => {
     const routes = registeredRoutes();
     expect(routes.filter((r) => !(r in MATRIX)), 'routes missing from test/access-matrix.ts').toEqual([]);
