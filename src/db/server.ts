@@ -13,6 +13,10 @@ function handle(client: pg.PoolClient | pg.Client): Sql {
   };
 }
 
+function ignoreLostConnection(): void {
+  // Reported by the next query on the client; see ServerDriver.transaction.
+}
+
 /**
  * A PostgreSQL server. Requests use a pool logged in as palisade_app (`DATABASE_URL`); migrations
  * and key registration use short-lived sessions as palisade_owner (`DATABASE_OWNER_URL`).
@@ -40,6 +44,11 @@ export class ServerDriver implements Driver {
     fn: (tx: Sql) => Promise<T>,
   ): Promise<T> {
     const client = await this.#pool.connect();
+    // The pool listens for errors of idle clients only. A connection lost while checked out but
+    // between two statements (a server restart, pg_terminate_backend, while a streamed export
+    // waits for its client) would be an unhandled 'error' event and end the process; with this
+    // listener it surfaces as the next statement's error, and the transaction fails as usual.
+    client.on('error', ignoreLostConnection);
     try {
       await client.query('BEGIN');
       // Role names come from the DbRole union, never from input.
@@ -48,14 +57,17 @@ export class ServerDriver implements Driver {
       for (const statement of prelude) await tx.query(statement.text, statement.params);
       const result = await fn(tx);
       await client.query('COMMIT');
+      client.removeListener('error', ignoreLostConnection);
       client.release();
       return result;
     } catch (error) {
       try {
         await client.query('ROLLBACK');
+        client.removeListener('error', ignoreLostConnection);
         client.release();
       } catch (rollbackError) {
         // The connection is unusable: destroy it rather than hand it to the next request.
+        client.removeListener('error', ignoreLostConnection);
         client.release(rollbackError instanceof Error ? rollbackError : true);
       }
       throw error;
