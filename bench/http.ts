@@ -57,18 +57,17 @@ import pg from 'pg';
 import { z } from 'zod';
 import { createApp } from '../src/app.ts';
 import { loadConfig, type Config } from '../src/config.ts';
-import { SessionRejected, type Database, type RequestCredentials } from '../src/db/database.ts';
+import { type Database, type RequestCredentials } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/open.ts';
 import { dropDatabase, setupServer } from '../src/db/setup.ts';
 import { httpErrors } from '../src/http/errors.ts';
-import { identityErrors, type IdentityErrorCode } from '../src/identity/errors.ts';
 import { identityOptions } from '../src/identity/index.ts';
 import { createPasswordHasher, type PasswordHasher } from '../src/identity/passwords.ts';
 import type { IdentityOptions } from '../src/identity/service.ts';
-import { cookieName } from '../src/identity/guard.ts';
-import { csrfTokenFor, hashToken, isWellFormedToken, safeEqual } from '../src/identity/tokens.ts';
+import { hashToken } from '../src/identity/tokens.ts';
 import { errorsOf } from '../src/kernel/errors.ts';
 import { defineModule, type ModuleDefinition } from '../src/kernel/module.ts';
+import { definePermissions } from '../src/access/catalog.ts';
 import { coreModules } from '../src/modules.ts';
 import {
   connectClient,
@@ -525,65 +524,35 @@ function bareServer(pool: pg.Pool, db: Database, options: IdentityOptions, recor
   return app;
 }
 
-const failIdentity = errorsOf(identityErrors);
 const failHttp = errorsOf(httpErrors);
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const ITEM = z.object({ id: z.uuid(), title: z.string(), amount: z.string(), createdAt: z.date() });
 
+/** The bench module's permissions (ACC-1), given to the system Member role. */
+const benchPermissions = definePermissions({
+  'bench.read': { description: 'Read bench items' },
+  'bench.write': { description: 'Create bench items' },
+});
+
 /**
- * The bench's own tenant routes, written as a module would write them. The identity module's
- * CSRF/origin hook and its SessionRejected handler live in that module's encapsulated plugin and
- * do not reach other modules' routes, so this module repeats both (as identity's routes.ts does
- * them), or (d) would skip the CSRF check a real write must pass.
+ * The bench's own tenant routes, written as a module writes them: each declares its permission,
+ * and `app.guard.workspace` runs the session check, the workspace context and the permission
+ * check before the handler (identity's global hooks check Origin and CSRF on the POST).
  */
 function benchModule(recorder: Recorder, barePool: pg.Pool): ModuleDefinition {
   return defineModule({
     id: 'bench',
-    async routes(app, { db, config }) {
-      const options = identityOptions(config);
-      const name = cookieName(config.publicUrl.startsWith('https://'));
-      const allowedOrigins = [new URL(config.publicUrl).origin];
+    permissions: benchPermissions,
+    roles: [{ key: 'member', permissions: ['bench.read', 'bench.write'] }],
+    async routes(app) {
       const r = app.withTypeProvider<ZodTypeProvider>();
-
-      const sessionToken = (request: FastifyRequest): string | undefined => {
-        const value = request.cookies[name];
-        return isWellFormedToken(value) ? value : undefined;
-      };
-
-      app.addHook('preHandler', async (request) => {
-        if (!UNSAFE.has(request.method)) return;
-        const origin = request.headers.origin;
-        if (origin !== undefined && !allowedOrigins.includes(origin)) throw failIdentity('ORIGIN_NOT_ALLOWED');
-        const t = sessionToken(request);
-        if (t === undefined) return;
-        const header = request.headers['x-csrf-token'];
-        if (typeof header !== 'string' || !safeEqual(header, csrfTokenFor(t))) throw failIdentity('CSRF_TOKEN_INVALID');
-      });
-
-      app.setErrorHandler((error, _request, reply) => {
-        if (error instanceof SessionRejected) {
-          if (error.reason !== 'NOT_A_MEMBER') reply.clearCookie(name, { path: '/' });
-          throw failIdentity(error.reason as IdentityErrorCode);
-        }
-        throw error;
-      });
-
-      const credentials = (request: FastifyRequest, workspaceId: string): RequestCredentials => {
-        const token = sessionToken(request);
-        if (token === undefined) throw failIdentity('AUTHENTICATION_REQUIRED');
-        return requestCredentials(token, workspaceId, request, options);
-      };
       const itemParams = z.object({ workspaceId: z.uuid(), id: z.uuid() });
 
       r.get(
         '/api/v1/workspaces/:workspaceId/bench/:id',
-        { schema: { params: itemParams, response: { 200: ITEM } } },
+        { config: { access: 'bench.read' }, schema: { params: itemParams, response: { 200: ITEM } } },
         async (request) => {
           const t0 = now();
-          const item = await db.withRequest(credentials(request, request.params.workspaceId), async (tx) => {
-            const { rows } = await tx.query<Item>(READ_PALISADE_SQL, [request.params.id]);
-            return rows[0];
-          });
+          const item = await app.guard.workspace(request, async (tx) => (await tx.query<Item>(READ_PALISADE_SQL, [request.params.id])).rows[0]);
           recorder.db.push(now() - t0);
           if (item === undefined) throw failHttp('NOT_FOUND');
           return item;
@@ -593,7 +562,7 @@ function benchModule(recorder: Recorder, barePool: pg.Pool): ModuleDefinition {
       // Breakdown "stack": this stack in front of the bare server's single SELECT, no session check.
       r.get(
         '/api/v1/workspaces/:workspaceId/bench-bare/:id',
-        { schema: { params: itemParams, response: { 200: ITEM } } },
+        { config: { access: 'signed-in' }, schema: { params: itemParams, response: { 200: ITEM } } },
         async (request) => {
           const t0 = now();
           const { rows } = await barePool.query<Item>(READ_BARE_SQL, [request.params.workspaceId, request.params.id]);
@@ -607,6 +576,7 @@ function benchModule(recorder: Recorder, barePool: pg.Pool): ModuleDefinition {
       r.post(
         '/api/v1/workspaces/:workspaceId/bench',
         {
+          config: { access: 'bench.write' },
           schema: {
             params: z.object({ workspaceId: z.uuid() }),
             body: z.strictObject({ title: z.string().min(1).max(200), amount: z.number().min(0).max(1e9) }),
@@ -617,7 +587,7 @@ function benchModule(recorder: Recorder, barePool: pg.Pool): ModuleDefinition {
           const { workspaceId } = request.params;
           const t0 = now();
           // workspace_id comes from the route; RLS's WITH CHECK refuses any other than the context's.
-          const id = await db.withRequest(credentials(request, workspaceId), async (tx) => {
+          const id = await app.guard.workspace(request, async (tx) => {
             const { rows } = await tx.query<{ id: string }>(insertSql(PALISADE_TABLE), [workspaceId, request.body.title, request.body.amount]);
             return rows[0]?.id;
           });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Driver, QueryResult, Row, Sql } from './types.ts';
+import type { Driver, QueryResult, Row, Sql, Statement } from './types.ts';
 
 /** Who is acting, and where: set transaction-locally for every tenant-scoped transaction (ISO-2). */
 export interface WorkspaceContext {
@@ -158,22 +158,25 @@ export class Database {
     // Account-level actions of a signed-in user (their sessions, their password) run through the
     // bypass, after the same session check: the actor is then stamped on every event they cause.
     const role = reason === undefined ? 'palisade_app' : 'palisade_system';
-    const prelude = reason === undefined ? [] : [{ text: 'SELECT palisade.enter_system($1, $2)', params: [this.#systemKey, reason] }];
+    const prelude: Statement[] = reason === undefined ? [] : [{ text: 'SELECT palisade.enter_system($1, $2)', params: [this.#systemKey, reason] }];
+    // The session check goes out with BEGIN (and the bypass) in one round trip.
+    prelude.push({
+      text: 'SELECT user_id, email, role, session_id, session_created_at, access_version FROM palisade.begin_request($1, $2, $3, $4, $5, $6, $7)',
+      params: [
+        credentials.tokenHash,
+        credentials.workspaceId,
+        credentials.ip,
+        credentials.userAgent,
+        credentials.route,
+        credentials.idleTimeoutSeconds,
+        credentials.privilegedMaxAgeSeconds,
+      ],
+    });
     try {
-      return await this.#driver.transaction(role, prelude, async (tx) => {
-        const { rows } = await tx.query<{ user_id: string; email: string; role: Principal['role']; session_id: string; session_created_at: Date; access_version: string | null }>(
-          'SELECT user_id, email, role, session_id, session_created_at, access_version FROM palisade.begin_request($1, $2, $3, $4, $5, $6, $7)',
-          [
-            credentials.tokenHash,
-            credentials.workspaceId,
-            credentials.ip,
-            credentials.userAgent,
-            credentials.route,
-            credentials.idleTimeoutSeconds,
-            credentials.privilegedMaxAgeSeconds,
-          ],
-        );
-        const row = rows[0];
+      return await this.#driver.transaction(role, prelude, async (tx, results) => {
+        const row = results.at(-1)?.rows[0] as
+          | { user_id: string; email: string; role: Principal['role']; session_id: string; session_created_at: Date; access_version: string | null }
+          | undefined;
         if (row === undefined) throw new SessionRejected('SESSION_INVALID');
         return fn(tx, {
           userId: row.user_id,

@@ -1,5 +1,5 @@
 import { PGlite, types } from '@electric-sql/pglite';
-import type { Driver, DbRole, OwnerSession, QueryResult, Row, Sql } from './types.ts';
+import type { Driver, DbRole, OwnerSession, QueryResult, Row, Sql, Statement } from './types.ts';
 
 /**
  * Statements that change who the session is. PGlite runs one backend whose session user is the
@@ -72,14 +72,15 @@ export class EmbeddedDriver implements Driver {
 
   async transaction<T>(
     role: DbRole,
-    prelude: readonly { text: string; params: readonly unknown[] }[],
-    fn: (tx: Sql) => Promise<T>,
+    prelude: readonly Statement[],
+    fn: (tx: Sql, prelude: readonly QueryResult[]) => Promise<T>,
   ): Promise<T> {
     return this.#pg.transaction(async (tx) => {
       // Role names come from the DbRole union, never from input.
       await tx.query(`SET LOCAL ROLE ${role}`);
-      for (const statement of prelude) await tx.query(statement.text, [...statement.params]);
-      return fn(handle(tx, true));
+      const results: QueryResult[] = [];
+      for (const statement of prelude) results.push(normalise(await tx.query<Row>(statement.text, [...statement.params])));
+      return fn(handle(tx, true), results);
     });
   }
 

@@ -1,11 +1,73 @@
 import pg from 'pg';
-import type { Driver, DbRole, OwnerSession, QueryResult, Row, Sql } from './types.ts';
+import type { Driver, DbRole, OwnerSession, QueryResult, Row, Sql, Statement } from './types.ts';
+
+/** Distinct statement texts that become named prepared statements; the rest stay unnamed. */
+const NAMED_STATEMENT_LIMIT = 256;
+
+/**
+ * Which statement texts run as named prepared statements: a text becomes one the second time it
+ * succeeds (the app's statements are fixed strings; one-off texts never get a name). Each
+ * connection then parses it once and later only binds and executes it. Names are per driver and
+ * at most {@link NAMED_STATEMENT_LIMIT}, so a connection holds a bounded number of plans.
+ */
+class StatementNames {
+  readonly #names = new Map<string, string | null>();
+  #next = 0;
+
+  name(text: string): string | undefined {
+    return this.#names.get(text) ?? undefined;
+  }
+
+  succeeded(text: string): void {
+    const known = this.#names.get(text);
+    if (known !== undefined) {
+      if (known === null && this.#next < NAMED_STATEMENT_LIMIT) this.#names.set(text, `palisade_${this.#next++}`);
+    } else if (this.#names.size < NAMED_STATEMENT_LIMIT * 4) {
+      this.#names.set(text, null);
+    }
+  }
+
+  /**
+   * A prepared plan whose result type changed under it (0A000 after a migration) is never used
+   * again: the text gets a fresh name, so every connection parses it anew.
+   */
+  renamed(text: string): void {
+    if (this.#names.get(text) != null) this.#names.set(text, null);
+  }
+}
+
+/** A connection's state while a transaction holds it. */
+interface Lease {
+  client: pg.PoolClient;
+  /** Set when the connection's prepared statements no longer match the server (26000). */
+  broken: boolean;
+}
+
+function run<R extends object>(lease: Lease, names: StatementNames, text: string, params: readonly unknown[]): Promise<QueryResult<R>> {
+  const name = names.name(text);
+  // queryMode is honoured by pg ≥ 8.12 but missing from @types/pg: always the extended protocol,
+  // even without parameters, so one call is one statement (no stacking).
+  const config: pg.QueryConfig & { queryMode: 'extended' } = { text, values: [...params], queryMode: 'extended', ...(name === undefined ? {} : { name }) };
+  return lease.client.query<R>(config).then(
+    (result) => {
+      names.succeeded(text);
+      return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
+    },
+    (error: unknown) => {
+      const code = (error as { code?: unknown }).code;
+      if (name !== undefined && code === '0A000') names.renamed(text);
+      // The server forgot a statement this connection believes it prepared (DEALLOCATE): the
+      // connection is destroyed instead of going back to the pool.
+      if (name !== undefined && code === '26000') lease.broken = true;
+      throw error;
+    },
+  );
+}
 
 /** Always the extended protocol, even without parameters: one statement per call, no stacking. */
-function handle(client: pg.PoolClient | pg.Client): Sql {
+function handle(client: pg.Client): Sql {
   return {
     async query<R extends object = Row>(text: string, params: readonly unknown[] = []) {
-      // queryMode is honoured by pg ≥ 8.12 but missing from @types/pg.
       const config: pg.QueryConfig & { queryMode: 'extended' } = { text, values: [...params], queryMode: 'extended' };
       const result = await client.query<R>(config);
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length } satisfies QueryResult<R>;
@@ -17,14 +79,27 @@ function ignoreLostConnection(): void {
   // Reported by the next query on the client; see ServerDriver.transaction.
 }
 
+/** Waits for every promise, then throws the first rejection (so none is left unhandled). */
+async function allOrFirstError<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
 /**
  * A PostgreSQL server. Requests use a pool logged in as palisade_app (`DATABASE_URL`); migrations
  * and key registration use short-lived sessions as palisade_owner (`DATABASE_OWNER_URL`).
+ *
+ * Connections run in pipeline mode: statements issued together (BEGIN, the role switch and the
+ * prelude) travel in one round trip, each with its own Sync, so an error still belongs to its own
+ * statement and aborts the transaction for the ones behind it.
  */
 export class ServerDriver implements Driver {
   readonly kind = 'server';
   readonly #pool: pg.Pool;
   readonly #ownerUrl: string | undefined;
+  readonly #names = new StatementNames();
 
   /**
    * @param options.url connection string of the app's login role
@@ -32,7 +107,9 @@ export class ServerDriver implements Driver {
    * @param options.max pool size @default 10
    */
   constructor(options: { url: string; ownerUrl?: string; max?: number }) {
-    this.#pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 10 });
+    // pipeline is honoured by pg ≥ 8.21 but missing from @types/pg.
+    const config: pg.PoolConfig & { pipeline: boolean } = { connectionString: options.url, max: options.max ?? 10, pipeline: true };
+    this.#pool = new pg.Pool(config);
     // An idle client that errors (server restart) must not crash the process; the pool drops it.
     this.#pool.on('error', () => undefined);
     this.#ownerUrl = options.ownerUrl;
@@ -40,36 +117,37 @@ export class ServerDriver implements Driver {
 
   async transaction<T>(
     role: DbRole,
-    prelude: readonly { text: string; params: readonly unknown[] }[],
-    fn: (tx: Sql) => Promise<T>,
+    prelude: readonly Statement[],
+    fn: (tx: Sql, prelude: readonly QueryResult[]) => Promise<T>,
   ): Promise<T> {
-    const client = await this.#pool.connect();
+    const lease: Lease = { client: await this.#pool.connect(), broken: false };
+    const { client } = lease;
     // The pool listens for errors of idle clients only. A connection lost while checked out but
     // between two statements (a server restart, pg_terminate_backend, while a streamed export
     // waits for its client) would be an unhandled 'error' event and end the process; with this
     // listener it surfaces as the next statement's error, and the transaction fails as usual.
     client.on('error', ignoreLostConnection);
+    const names = this.#names;
     try {
-      await client.query('BEGIN');
-      // Role names come from the DbRole union, never from input.
-      if (role !== 'palisade_app') await client.query(`SET LOCAL ROLE ${role}`);
-      const tx = handle(client);
-      for (const statement of prelude) await tx.query(statement.text, statement.params);
-      const result = await fn(tx);
-      await client.query('COMMIT');
-      client.removeListener('error', ignoreLostConnection);
-      client.release();
+      // One round trip: BEGIN, the role switch (role names come from the DbRole union, never from
+      // input) and the prelude, pipelined.
+      const head: Promise<QueryResult>[] = [run(lease, names, 'BEGIN', [])];
+      if (role !== 'palisade_app') head.push(run(lease, names, `SET LOCAL ROLE ${role}`, []));
+      for (const statement of prelude) head.push(run(lease, names, statement.text, statement.params));
+      const results = await allOrFirstError(head);
+      const tx: Sql = { query: (text, params = []) => run(lease, names, text, params) };
+      const result = await fn(tx, results.slice(results.length - prelude.length));
+      await commit(client);
+      release(lease);
       return result;
     } catch (error) {
       try {
-        await client.query('ROLLBACK');
-        client.removeListener('error', ignoreLostConnection);
-        client.release();
-      } catch (rollbackError) {
+        if (!lease.broken) await client.query('ROLLBACK');
+      } catch {
         // The connection is unusable: destroy it rather than hand it to the next request.
-        client.removeListener('error', ignoreLostConnection);
-        client.release(rollbackError instanceof Error ? rollbackError : true);
+        lease.broken = true;
       }
+      release(lease);
       throw error;
     }
   }
@@ -96,4 +174,20 @@ export class ServerDriver implements Driver {
     if (this.#pool.ended) return;
     await this.#pool.end();
   }
+}
+
+/**
+ * COMMIT, which PostgreSQL answers with ROLLBACK when the transaction had failed (a statement's
+ * error swallowed by the caller): that is an error here, never a silent loss of the writes.
+ */
+async function commit(client: pg.PoolClient): Promise<void> {
+  const result = await client.query('COMMIT');
+  if (result.command === 'ROLLBACK') {
+    throw Object.assign(new Error('the transaction had failed and was rolled back at COMMIT'), { code: '25P02' });
+  }
+}
+
+function release(lease: Lease): void {
+  lease.client.removeListener('error', ignoreLostConnection);
+  lease.client.release(lease.broken ? true : undefined);
 }

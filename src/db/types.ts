@@ -15,6 +15,12 @@ export interface Sql {
   query<R extends object = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 }
 
+/** One parameterised statement. */
+export interface Statement {
+  text: string;
+  params: readonly unknown[];
+}
+
 /** Which database role a transaction runs as. */
 export type DbRole = 'palisade_app' | 'palisade_system' | 'palisade_anon';
 
@@ -26,12 +32,14 @@ export interface Driver {
   readonly kind: 'embedded' | 'server';
   /**
    * Runs `fn` in one transaction as `role`. `prelude` statements run first, before `fn` sees the
-   * handle (role switch, context). Commits when `fn` resolves, rolls back when it throws.
+   * handle (role switch, context, session check), and `fn` receives their results in order. On a
+   * server BEGIN, the role switch and the prelude go out in one round trip (pipelined); the first
+   * that fails fails the transaction. Commits when `fn` resolves, rolls back when it throws.
    */
   transaction<T>(
     role: DbRole,
-    prelude: readonly { text: string; params: readonly unknown[] }[],
-    fn: (tx: Sql) => Promise<T>,
+    prelude: readonly Statement[],
+    fn: (tx: Sql, prelude: readonly QueryResult[]) => Promise<T>,
   ): Promise<T>;
   /** An owner session for migrations and key registration; closed by the caller. */
   owner(): Promise<OwnerSession>;
