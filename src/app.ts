@@ -1,5 +1,4 @@
 import cookie from '@fastify/cookie';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -10,6 +9,7 @@ import { AccessControl } from './access/control.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { registerProblemHandlers, sendFrameworkError } from './http/problems.ts';
+import { SECURITY_HEADERS } from './http/headers.ts';
 import { errorsOf } from './kernel/errors.ts';
 import type { ModuleDefinition } from './kernel/module.ts';
 import { httpErrors } from './http/errors.ts';
@@ -100,16 +100,10 @@ export async function createApp({ config, db, modules, logStream, mailQueued = (
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandlers(app);
 
-  await app.register(helmet, {
-    // An API that serves JSON: nothing may be framed, scripted or sniffed.
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
-    },
-    hsts: { maxAge: 63072000, includeSubDomains: true, preload: false },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
+  // Security headers on every response, computed once from helmet's options (src/http/headers.ts).
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(SECURITY_HEADERS);
+    done();
   });
   await app.register(cookie);
   // Per-route limits only (sign-in, reset, invitations declare theirs), keyed by the client IP as

@@ -79,6 +79,21 @@ function ignoreLostConnection(): void {
   // Reported by the next query on the client; see ServerDriver.transaction.
 }
 
+/**
+ * Runs `fn` with the connection's socket corked: the messages of every statement it issues leave
+ * in one write (one system call, one wake-up of the backend) instead of one write per statement.
+ */
+function corked<T>(client: pg.PoolClient, fn: () => T): T {
+  // `connection.stream` is node-postgres's socket; not in @types/pg.
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  stream?.cork?.();
+  try {
+    return fn();
+  } finally {
+    stream?.uncork?.();
+  }
+}
+
 /** Waits for every promise, then throws the first rejection (so none is left unhandled). */
 async function allOrFirstError<T>(promises: readonly Promise<T>[]): Promise<T[]> {
   const settled = await Promise.allSettled(promises);
@@ -130,10 +145,13 @@ export class ServerDriver implements Driver {
     const names = this.#names;
     try {
       // One round trip: BEGIN, the role switch (role names come from the DbRole union, never from
-      // input) and the prelude, pipelined.
-      const head: Promise<QueryResult>[] = [run(lease, names, 'BEGIN', [])];
-      if (role !== 'palisade_app') head.push(run(lease, names, `SET LOCAL ROLE ${role}`, []));
-      for (const statement of prelude) head.push(run(lease, names, statement.text, statement.params));
+      // input) and the prelude, pipelined and written to the socket at once.
+      const head = corked(client, () => {
+        const sent: Promise<QueryResult>[] = [run(lease, names, 'BEGIN', [])];
+        if (role !== 'palisade_app') sent.push(run(lease, names, `SET LOCAL ROLE ${role}`, []));
+        for (const statement of prelude) sent.push(run(lease, names, statement.text, statement.params));
+        return sent;
+      });
       const results = await allOrFirstError(head);
       const tx: Sql = { query: (text, params = []) => run(lease, names, text, params) };
       const result = await fn(tx, results.slice(results.length - prelude.length));

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createWorkspace, openTestDatabase, sqlState, type TestDatabase } from '../../test/db.ts';
 import { SessionRejected, type RequestCredentials } from './database.ts';
@@ -78,6 +79,30 @@ describe('ISO-2 transactions: nothing half-written', () => {
     expect(await sqlState(swallowed)).toBe('25P02');
     const left = await t.db.withWorkspace({ workspaceId: ws }, (tx) => tx.query('SELECT 1 FROM tenant.departments WHERE code = $1', [code]));
     expect(left.rowCount).toBe(0);
+  });
+});
+
+describe.runIf(onServer)('ISO-2 transactions: one write for the first round trip (server)', () => {
+  it('BEGIN, the role switch and the prelude leave in one socket write, COMMIT in another', async () => {
+    await t.db.query('SELECT 1'); // a pooled connection, already open
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    const original = { write: proto._write, writev: proto._writev };
+    let writes = 0;
+    proto._write = function (this: Socket, ...args: unknown[]) {
+      writes++;
+      return original.write.apply(this, args);
+    };
+    proto._writev = function (this: Socket, ...args: unknown[]) {
+      writes++;
+      return original.writev.apply(this, args);
+    };
+    try {
+      await t.driver.transaction('palisade_system', [{ text: 'SELECT 1', params: [] }, { text: 'SELECT 2', params: [] }], async () => undefined);
+    } finally {
+      proto._write = original.write;
+      proto._writev = original.writev;
+    }
+    expect(writes).toBe(2);
   });
 });
 

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, errorsOf, toProblem } from '../kernel/errors.ts';
 import { httpErrors } from './errors.ts';
+import { SECURITY_HEADERS } from './headers.ts';
 
 const fail = errorsOf(httpErrors);
 
@@ -60,25 +61,11 @@ export function registerProblemHandlers(app: FastifyInstance): void {
 }
 
 /**
- * The security headers of an error body. Helmet sets them (and more) on every response that
- * reaches its onRequest hook; keep these in step with its options in src/app.ts (the AUTH-12 test
- * checks both paths).
- */
-const ERROR_SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'",
-  'strict-transport-security': 'max-age=63072000; includeSubDomains',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-resource-policy': 'same-origin',
-} as const;
-
-/**
  * Fastify's `frameworkErrors` option. The router refuses some URLs before any hook runs (a path
  * parameter with bad percent-encoding, or longer than maxParamLength); Fastify's own answer is
- * plain JSON that echoes the path, without security headers since helmet never ran.
+ * plain JSON that echoes the path, without security headers since no hook ran: they are set here.
  */
 export function sendFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  reply.headers(ERROR_SECURITY_HEADERS);
+  reply.headers(SECURITY_HEADERS);
   void handle(error, request, reply);
 }
