@@ -55,6 +55,37 @@ export function requirePermission(actor: Actor, permission: string): void {
 const CACHE_LIMIT = 10_000;
 
 /**
+ * An actor made on every request: a class, so that a request creates one plain object and no
+ * closure (under tsx each closure would also be renamed with Object.defineProperty, which cost
+ * ~4 µs per request here).
+ */
+class MemberActor implements Actor {
+  readonly roles: readonly HeldRole[];
+  readonly permissions: ReadonlySet<string>;
+  readonly grantedBy: ReadonlyMap<string, readonly string[]>;
+  readonly userId: string;
+  readonly email: string;
+  readonly workspaceId: string;
+  readonly systemRole: SystemRole;
+  readonly sessionId: string;
+
+  constructor(held: Permissions, userId: string, email: string, workspaceId: string, systemRole: SystemRole, sessionId: string) {
+    this.roles = held.roles;
+    this.permissions = held.permissions;
+    this.grantedBy = held.grantedBy;
+    this.userId = userId;
+    this.email = email;
+    this.workspaceId = workspaceId;
+    this.systemRole = systemRole;
+    this.sessionId = sessionId;
+  }
+
+  can(permission: string): boolean {
+    return this.permissions.has(permission);
+  }
+}
+
+/**
  * Computes effective permission sets and caches them per member, keyed by the workspace's access
  * version (returned by palisade.begin_request in the same statement as the session check). Every
  * change to roles, assignments or memberships moves the version, so the next request misses the
@@ -81,16 +112,7 @@ export class AccessControl {
       if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value ?? '');
       this.#cache.set(key, cached);
     }
-    const permissions = cached.permissions;
-    return {
-      ...permissions,
-      userId: principal.userId,
-      email: principal.email,
-      workspaceId,
-      systemRole: principal.role,
-      sessionId: principal.sessionId,
-      can: (p) => permissions.permissions.has(p),
-    };
+    return new MemberActor(cached.permissions, principal.userId, principal.email, workspaceId, principal.role, principal.sessionId);
   }
 
   /**
@@ -146,7 +168,7 @@ export class AccessControl {
     const row = rows[0];
     if (row === undefined) return null;
     const permissions = await this.memberPermissions(tx, workspaceId, userId, row.role);
-    return { ...permissions, userId, email: row.email, workspaceId, systemRole: row.role, sessionId: '', can: (p) => permissions.permissions.has(p) };
+    return new MemberActor(permissions, userId, row.email, workspaceId, row.role, '');
   }
 
   /** Permissions in `wanted` that `actor` does not hold: nobody grants what they lack (ACC-6). */

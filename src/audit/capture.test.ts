@@ -96,18 +96,20 @@ describe('AUD-1 AUD-2 every write is recorded with who, where and what', () => {
 
   it('records writes made through withSystem with the bypass reason, and logs the bypass itself', async () => {
     const id = randomUUID();
-    await t.db.withSystem('test: system write', (tx) =>
+    // Unique per run: the platform trail outlives a test run on a database that is kept.
+    const reason = `test: system write ${id}`;
+    await t.db.withSystem(reason, (tx) =>
       tx.query(`INSERT INTO tenant.departments (workspace_id, id, code, name) VALUES ($1, $2, 'SYS', 'System made')`, [ws, id]),
     );
     const [event] = await eventsFor(id);
-    expect(event).toMatchObject({ action: 'CREATE', actor_user_id: null, reason: 'withSystem: test: system write' });
+    expect(event).toMatchObject({ action: 'CREATE', actor_user_id: null, reason: `withSystem: ${reason}` });
     const bypass = await t.db.withSystem('test: read the platform trail', (tx) =>
       tx.query<{ reason: string; action: string }>(
-        `SELECT reason, action FROM tenant.audit_events WHERE workspace_id = $1 AND event_type = 'system.bypass' AND reason = 'test: system write'`,
-        [PLATFORM_WORKSPACE],
+        `SELECT reason, action FROM tenant.audit_events WHERE workspace_id = $1 AND event_type = 'system.bypass' AND reason = $2`,
+        [PLATFORM_WORKSPACE, reason],
       ),
     );
-    expect(bypass.rows).toEqual([{ reason: 'test: system write', action: 'SYSTEM' }]);
+    expect(bypass.rows).toEqual([{ reason, action: 'SYSTEM' }]);
   });
 
   it('records explicit events, and the database, not the caller, decides the actor', async () => {

@@ -36,32 +36,49 @@ class StatementNames {
   }
 }
 
-/** A connection's state while a transaction holds it. */
-interface Lease {
-  client: pg.PoolClient;
-  /** Set when the connection's prepared statements no longer match the server (26000). */
-  broken: boolean;
-}
+/**
+ * The handle a transaction's callback gets: one class rather than an object of closures made per
+ * transaction (under tsx each closure is also renamed with Object.defineProperty, measurable on
+ * this path). The connection stays private, so application code can only send statements.
+ */
+class Lease implements Sql {
+  readonly #client: pg.PoolClient;
+  readonly #names: StatementNames;
+  #broken = false;
 
-function run<R extends object>(lease: Lease, names: StatementNames, text: string, params: readonly unknown[]): Promise<QueryResult<R>> {
-  const name = names.name(text);
-  // queryMode is honoured by pg ≥ 8.12 but missing from @types/pg: always the extended protocol,
-  // even without parameters, so one call is one statement (no stacking).
-  const config: pg.QueryConfig & { queryMode: 'extended' } = { text, values: [...params], queryMode: 'extended', ...(name === undefined ? {} : { name }) };
-  return lease.client.query<R>(config).then(
-    (result) => {
-      names.succeeded(text);
+  constructor(client: pg.PoolClient, names: StatementNames) {
+    this.#client = client;
+    this.#names = names;
+  }
+
+  /** Set when the connection's prepared statements no longer match the server (26000). */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  markBroken(): void {
+    this.#broken = true;
+  }
+
+  async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    const name = this.#names.name(text);
+    // queryMode is honoured by pg ≥ 8.12 but missing from @types/pg: always the extended protocol,
+    // even without parameters, so one call is one statement (no stacking).
+    const config: pg.QueryConfig & { queryMode: 'extended'; name?: string } = { text, values: [...params], queryMode: 'extended' };
+    if (name !== undefined) config.name = name;
+    try {
+      const result = await this.#client.query<R>(config);
+      this.#names.succeeded(text);
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
-    },
-    (error: unknown) => {
+    } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if (name !== undefined && code === '0A000') names.renamed(text);
+      if (name !== undefined && code === '0A000') this.#names.renamed(text);
       // The server forgot a statement this connection believes it prepared (DEALLOCATE): the
       // connection is destroyed instead of going back to the pool.
-      if (name !== undefined && code === '26000') lease.broken = true;
+      if (name !== undefined && code === '26000') this.#broken = true;
       throw error;
-    },
-  );
+    }
+  }
 }
 
 /** Always the extended protocol, even without parameters: one statement per call, no stacking. */
@@ -135,37 +152,35 @@ export class ServerDriver implements Driver {
     prelude: readonly Statement[],
     fn: (tx: Sql, prelude: readonly QueryResult[]) => Promise<T>,
   ): Promise<T> {
-    const lease: Lease = { client: await this.#pool.connect(), broken: false };
-    const { client } = lease;
+    const client = await this.#pool.connect();
+    const lease = new Lease(client, this.#names);
     // The pool listens for errors of idle clients only. A connection lost while checked out but
     // between two statements (a server restart, pg_terminate_backend, while a streamed export
     // waits for its client) would be an unhandled 'error' event and end the process; with this
     // listener it surfaces as the next statement's error, and the transaction fails as usual.
     client.on('error', ignoreLostConnection);
-    const names = this.#names;
     try {
       // One round trip: BEGIN, the role switch (role names come from the DbRole union, never from
       // input) and the prelude, pipelined and written to the socket at once.
       const head = corked(client, () => {
-        const sent: Promise<QueryResult>[] = [run(lease, names, 'BEGIN', [])];
-        if (role !== 'palisade_app') sent.push(run(lease, names, `SET LOCAL ROLE ${role}`, []));
-        for (const statement of prelude) sent.push(run(lease, names, statement.text, statement.params));
+        const sent: Promise<QueryResult>[] = [lease.query('BEGIN')];
+        if (role !== 'palisade_app') sent.push(lease.query(`SET LOCAL ROLE ${role}`));
+        for (const statement of prelude) sent.push(lease.query(statement.text, statement.params));
         return sent;
       });
       const results = await allOrFirstError(head);
-      const tx: Sql = { query: (text, params = []) => run(lease, names, text, params) };
-      const result = await fn(tx, results.slice(results.length - prelude.length));
+      const result = await fn(lease, results.slice(results.length - prelude.length));
       await commit(client);
-      release(lease);
+      release(client, lease.broken);
       return result;
     } catch (error) {
       try {
         if (!lease.broken) await client.query('ROLLBACK');
       } catch {
         // The connection is unusable: destroy it rather than hand it to the next request.
-        lease.broken = true;
+        lease.markBroken();
       }
-      release(lease);
+      release(client, lease.broken);
       throw error;
     }
   }
@@ -205,7 +220,7 @@ async function commit(client: pg.PoolClient): Promise<void> {
   }
 }
 
-function release(lease: Lease): void {
-  lease.client.removeListener('error', ignoreLostConnection);
-  lease.client.release(lease.broken ? true : undefined);
+function release(client: pg.PoolClient, destroy: boolean): void {
+  client.removeListener('error', ignoreLostConnection);
+  client.release(destroy ? true : undefined);
 }
