@@ -123,6 +123,27 @@ describe.runIf(onServer)('ISO-2 transactions: automatic prepared statements (ser
     expect((fourth.rows[0]?.n ?? 0) - (third.rows[0]?.n ?? 0)).toBe(1);
   });
 
+  it('ISO-1 a statement prepared under the bypass role and run again by the app role sees only the app\'s workspace', async () => {
+    const other = await createWorkspace(t.db);
+    const mark = `PREP${randomBytes(4).toString('hex')}`;
+    for (const w of [ws, other]) {
+      await t.db.withWorkspace({ workspaceId: w }, (tx) => tx.query(`INSERT INTO tenant.departments (workspace_id, code, name) VALUES ($1, $2, 'x')`, [w, mark]));
+    }
+    const text = `SELECT count(*)::int AS n FROM tenant.departments WHERE code = $1`;
+    // Prepared (and planned) on the one pooled connection as palisade_system, which sees both.
+    for (let i = 0; i < 3; i++) {
+      const { rows } = await t.db.withSystem('test: prepare as the bypass', (tx) => tx.query<{ n: number }>(text, [mark]));
+      expect(rows).toEqual([{ n: 2 }]);
+    }
+    expect(await prepared(text)).toBe(1);
+    const inWs = await t.db.withWorkspace({ workspaceId: ws }, (tx) => tx.query<{ n: number }>(text, [mark]));
+    expect(inWs.rows).toEqual([{ n: 1 }]);
+    const noContext = await t.db.query<{ n: number }>(text, [mark]);
+    expect(noContext.rows).toEqual([{ n: 0 }]);
+    const backToSystem = await t.db.withSystem('test: the bypass again', (tx) => tx.query<{ n: number }>(text, [mark]));
+    expect(backToSystem.rows).toEqual([{ n: 2 }]);
+  });
+
   it('a connection whose prepared statements were deallocated is destroyed, not reused', async () => {
     const text = `SELECT $1::int * ${1 + randomBytes(2).readUInt16BE()} AS n`;
     for (let i = 0; i < 3; i++) await t.db.query(text, [1]);
