@@ -45,6 +45,7 @@ class Lease implements Sql {
   readonly #client: pg.PoolClient;
   readonly #names: StatementNames;
   #broken = false;
+  #ended = false;
 
   constructor(client: pg.PoolClient, names: StatementNames) {
     this.#client = client;
@@ -60,7 +61,15 @@ class Lease implements Sql {
     this.#broken = true;
   }
 
+  /** Once the transaction has ended its connection may serve another: this handle sends nothing more. */
+  end(): void {
+    this.#ended = true;
+  }
+
   async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    // A stray statement after the transaction (a callback that did not await everything) would
+    // otherwise run inside whichever transaction holds the connection next, with its context.
+    if (this.#ended) throw new Error('statement refused: its transaction has ended');
     const name = this.#names.name(text);
     // queryMode is honoured by pg ≥ 8.12 but missing from @types/pg: always the extended protocol,
     // even without parameters, so one call is one statement (no stacking).
@@ -170,10 +179,12 @@ export class ServerDriver implements Driver {
       });
       const results = await allOrFirstError(head);
       const result = await fn(lease, results.slice(results.length - prelude.length));
+      lease.end();
       await commit(client);
       release(client, lease.broken);
       return result;
     } catch (error) {
+      lease.end();
       try {
         if (!lease.broken) await client.query('ROLLBACK');
       } catch {

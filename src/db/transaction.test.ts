@@ -3,6 +3,7 @@ import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createWorkspace, openTestDatabase, sqlState, type TestDatabase } from '../../test/db.ts';
 import { SessionRejected, type RequestCredentials } from './database.ts';
+import type { Sql } from './types.ts';
 
 // One connection on the server, so that every transaction here reuses the same one: what a failed
 // transaction leaves behind would show in the next.
@@ -65,6 +66,25 @@ describe('ISO-2 transactions: the pipelined first round trip', () => {
     expect(ran).toBe(false);
     const after = await t.db.query<{ n: number }>('SELECT 3 AS n');
     expect(after.rows).toEqual([{ n: 3 }]);
+  });
+});
+
+describe('ISO-2 transactions: a handle ends with its transaction', () => {
+  it('a statement sent through the handle after the transaction ended is refused, not run in the next one', async () => {
+    let kept: Sql | undefined;
+    await t.db.withWorkspace({ workspaceId: ws }, async (tx) => {
+      kept = tx;
+      await tx.query('SELECT 1');
+    });
+    const other = await createWorkspace(t.db);
+    const code = `STRAY${randomBytes(4).toString('hex')}`;
+    // The next transaction (on the server: on the same, only connection) is open while the stray
+    // statement is attempted.
+    await t.db.withWorkspace({ workspaceId: other }, async () => {
+      await expect(kept?.query(`INSERT INTO tenant.departments (workspace_id, code, name) VALUES ($1, $2, 'x')`, [other, code])).rejects.toThrow();
+    });
+    const left = await t.db.withWorkspace({ workspaceId: other }, (tx) => tx.query('SELECT 1 FROM tenant.departments WHERE code = $1', [code]));
+    expect(left.rowCount).toBe(0);
   });
 });
 
