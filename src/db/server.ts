@@ -40,6 +40,9 @@ class StatementNames {
  * The handle a transaction's callback gets: one class rather than an object of closures made per
  * transaction (under tsx each closure is also renamed with Object.defineProperty, measurable on
  * this path). The connection stays private, so application code can only send statements.
+ * Statements sent without awaiting the previous one are pipelined in order; the same text sent
+ * twice at once before its first Parse is answered may fail (26000, and the connection is dropped),
+ * so a callback awaits a statement before repeating it.
  */
 class Lease implements Sql {
   readonly #client: pg.PoolClient;
@@ -67,24 +70,35 @@ class Lease implements Sql {
   }
 
   async query<R extends object = Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    return this.#send<R>(text, params, this.#names.name(text));
+  }
+
+  /** Transaction control and the role switch: never prepared, they gain nothing from it. */
+  control(text: string): Promise<QueryResult> {
+    return this.#send(text, [], undefined, false);
+  }
+
+  async #send<R extends object>(text: string, params: readonly unknown[], name: string | undefined, track = true): Promise<QueryResult<R>> {
     // A stray statement after the transaction (a callback that did not await everything) would
     // otherwise run inside whichever transaction holds the connection next, with its context.
     if (this.#ended) throw new Error('statement refused: its transaction has ended');
-    const name = this.#names.name(text);
     // queryMode is honoured by pg ≥ 8.12 but missing from @types/pg: always the extended protocol,
     // even without parameters, so one call is one statement (no stacking).
     const config: pg.QueryConfig & { queryMode: 'extended'; name?: string } = { text, values: [...params], queryMode: 'extended' };
     if (name !== undefined) config.name = name;
     try {
       const result = await this.#client.query<R>(config);
-      this.#names.succeeded(text);
+      if (track) this.#names.succeeded(text);
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (name !== undefined && code === '0A000') this.#names.renamed(text);
-      // The server forgot a statement this connection believes it prepared (DEALLOCATE): the
-      // connection is destroyed instead of going back to the pool.
-      if (name !== undefined && code === '26000') this.#broken = true;
+      if (name !== undefined) {
+        const code = (error as { code?: unknown }).code;
+        if (code === '0A000') this.#names.renamed(text);
+        // The server forgot a statement this connection believes it prepared (DEALLOCATE), or a
+        // parameter could not be encoded and pg closed the statement it still counts as prepared:
+        // the connection is destroyed instead of going back to the pool.
+        if (code === '26000' || !(error instanceof pg.DatabaseError)) this.#broken = true;
+      }
       throw error;
     }
   }
@@ -172,8 +186,8 @@ export class ServerDriver implements Driver {
       // One round trip: BEGIN, the role switch (role names come from the DbRole union, never from
       // input) and the prelude, pipelined and written to the socket at once.
       const head = corked(client, () => {
-        const sent: Promise<QueryResult>[] = [lease.query('BEGIN')];
-        if (role !== 'palisade_app') sent.push(lease.query(`SET LOCAL ROLE ${role}`));
+        const sent: Promise<QueryResult>[] = [lease.control('BEGIN')];
+        if (role !== 'palisade_app') sent.push(lease.control(`SET LOCAL ROLE ${role}`));
         for (const statement of prelude) sent.push(lease.query(statement.text, statement.params));
         return sent;
       });

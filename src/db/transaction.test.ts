@@ -179,6 +179,17 @@ describe.runIf(onServer)('ISO-2 transactions: automatic prepared statements (ser
     expect(again.rows).toEqual([{ n: 0 }]);
   });
 
+  it('a parameter that cannot be encoded for a prepared statement costs that call only, not the next request on the connection', async () => {
+    const text = `SELECT $1::jsonb ->> 'a' AS a, ${randomBytes(2).readUInt16BE()} AS k`;
+    for (let i = 0; i < 3; i++) await t.db.query(text, [{ a: 'x' }]);
+    expect(await prepared(text)).toBe(1);
+    // pg fails to encode a BigInt inside an object (JSON.stringify) after it has decided to bind
+    // the prepared statement; it closes the statement on the server while still counting it.
+    await expect(t.db.query(text, [{ a: 1n }])).rejects.toThrow(TypeError);
+    const next = await t.db.query<{ a: string }>(text, [{ a: 'y' }]);
+    expect(next.rows[0]?.a).toBe('y');
+  });
+
   it('a prepared plan whose result type changed (a migration) fails once, then the statement is prepared anew', async () => {
     const table = `palisade_test_shape_${randomBytes(4).toString('hex')}`;
     await t.admin.script(`CREATE TABLE public.${table} (a int); INSERT INTO public.${table} VALUES (1); GRANT SELECT ON public.${table} TO palisade_app`);
