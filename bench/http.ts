@@ -6,12 +6,15 @@
  * event loop), with the same settings for every row:
  *   (a) bare read     plain Fastify (no logger, no plugins, no schemas) and a pg.Pool connected as
  *                     the superuser: one single-row SELECT by primary key, autocommit
- *   (b) Palisade read createApp() with the core modules plus a bench module: session cookie →
- *                     db.withRequest (BEGIN, palisade.begin_request: session, user, membership,
- *                     revocation cut-offs, context) → the same SELECT under RLS → COMMIT
+ *   (b) Palisade read createApp() with the core modules plus a bench module whose route requires
+ *                     `bench.read`: session cookie → app.guard.workspace → db.withRequest (BEGIN and
+ *                     palisade.begin_request in one pipelined write: session, user, membership,
+ *                     revocation cut-offs, access version, context) → the member's permission set
+ *                     (cached) → the same SELECT under RLS → COMMIT
  *   (c) bare insert   the same plain Fastify: one single-row INSERT … RETURNING id, autocommit
- *   (d) Palisade insert  POST with cookie and X-CSRF-Token: CSRF check, withRequest, INSERT under
- *                     RLS (WITH CHECK), the audit trigger writing its event, COMMIT
+ *   (d) Palisade insert  POST with cookie and X-CSRF-Token: CSRF and Origin check, app.guard.workspace
+ *                     (`bench.write`), INSERT under RLS (WITH CHECK), the audit trigger writing its
+ *                     event, COMMIT
  *   (m) reference     GET /api/v1/workspaces/:id/members, identity's own authenticated read
  * and, unless --no-breakdown, rows that add Palisade's layers one at a time, to show where the
  * difference goes (same settings):
