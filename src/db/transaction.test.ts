@@ -194,6 +194,7 @@ describe.runIf(onServer)('ISO-2 transactions: automatic prepared statements (ser
     const table = `palisade_test_shape_${randomBytes(4).toString('hex')}`;
     await t.admin.script(`CREATE TABLE public.${table} (a int); INSERT INTO public.${table} VALUES (1); GRANT SELECT ON public.${table} TO palisade_app`);
     try {
+      // SELECT * on purpose: a new column changes the prepared plan's result type (0A000).
       const text = `SELECT * FROM public.${table}`;
       for (let i = 0; i < 3; i++) await t.db.query(text);
       await t.admin.script(`ALTER TABLE public.${table} ADD COLUMN b int DEFAULT 2`);
